@@ -1,0 +1,57 @@
+# The two commands: `make run` (set up everything, serve the portal on the dev cluster)
+# and `make test` (the whole suite). Every step is idempotent and skips work already done.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+CLUSTER := etc/devcluster/cluster.sh
+PYTEST_ARGS ?=
+
+.PHONY: run test venv frontend translations system cluster image lint bench stop clean
+
+run: venv frontend translations cluster image
+	@bash etc/run-portal.sh
+
+test: venv frontend translations cluster image
+	@$(BIN)/python -c 'import sys; print("python", sys.version.split()[0])'
+	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+system:
+	@bash $(CLUSTER) install
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+venv: system $(VENV)/.installed
+$(VENV)/.installed: requirements.txt requirements-dev.txt setup.cfg
+	@test -x $(BIN)/python || python3 -m venv $(VENV) || { \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+frontend: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+translations: venv
+	@$(BIN)/pybabel compile -q -d portal/translations
+
+cluster: system
+	@bash $(CLUSTER) start
+
+image: system
+	@bash $(CLUSTER) image
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: venv cluster
+	$(BIN)/python bench/submit_overhead.py
+
+stop:
+	-@bash etc/run-portal.sh stop
+	@bash $(CLUSTER) stop
+
+clean:
+	rm -rf $(VENV) node_modules

@@ -1,0 +1,111 @@
+"""Typed errors raised by the command runner and the adapters built on it.
+
+Callers branch on the class, never on message text: a page shows `.message` (Slurm's own
+words, cleaned of the "sbatch: error: " prefix), the worker treats `SlurmUnreachable` and
+`CommandTimeout` as "state UNKNOWN, try again later" and never as "the job is gone".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+# stderr fragments that mean "the controller (or slurmdbd) did not answer", as opposed to
+# "it answered and refused". Matched case-insensitively.
+UNREACHABLE_PATTERNS = (
+    "unable to contact slurm controller",
+    "socket timed out on send/recv",
+    "connection refused",
+    "slurm_load_jobs error: unable to contact",
+    "unable to establish connection",
+    "zero bytes were transmitted or received",
+    "problem talking to the database",
+    "slurmdbd: connection",
+)
+# How runuser/sudo/the shell say that the target binary does not exist.
+NOT_FOUND_PATTERNS = (
+    "failed to execute",
+    "command not found",
+    "no such file or directory",
+)
+_PREFIX = re.compile(r"^\s*[\w.-]+: (?:error|fatal|warning): ", re.IGNORECASE)
+
+
+class AdapterError(Exception):
+    """Base of every adapter failure: `.message` for people, `.argv`/`.stderr` for logs."""
+
+    returncode: int | None = None
+
+    def __init__(self, message: str, argv: Sequence[str] = (), stderr: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.argv = list(argv)
+        self.stderr = stderr
+
+
+class CommandTimeout(AdapterError):
+    """The command ran past its timeout and was killed; its effect is unknown."""
+
+
+class CommandNotFound(AdapterError):
+    """The program (or the run-as helper) does not exist on this machine."""
+
+
+class CommandFailed(AdapterError):
+    """The command exited non-zero; `.returncode` holds its exit status."""
+
+    def __init__(
+        self, message: str, argv: Sequence[str] = (), stderr: str = "", returncode: int = 1
+    ):
+        super().__init__(message, argv, stderr)
+        self.returncode = returncode
+
+
+class SlurmUnreachable(CommandFailed):
+    """slurmctld (or slurmdbd) did not answer: a job's state is UNKNOWN, not gone."""
+
+
+class SlurmRejected(CommandFailed):
+    """Slurm answered and refused the request (invalid account, permission denied…)."""
+
+
+class JobNotFound(AdapterError):
+    """Neither the controller nor the accounting database knows this job id."""
+
+
+def clean_message(stderr: str) -> str:
+    """Slurm's message without the "prog: error: " prefixes, error lines first.
+
+    Multi-line stderr is joined with "; " so one line can be shown on a page.
+    """
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    errors = [_PREFIX.sub("", ln) for ln in lines if _PREFIX.match(ln)]
+    chosen = errors or [_PREFIX.sub("", ln) for ln in lines]
+    return "; ".join(chosen)
+
+
+def is_unreachable(stderr: str) -> bool:
+    """True when stderr says the controller/database could not be reached."""
+    low = stderr.lower()
+    return any(p in low for p in UNREACHABLE_PATTERNS)
+
+
+def classify_failure(argv: Sequence[str], returncode: int, stderr: str) -> CommandFailed:
+    """The typed error for a command that exited with `returncode` != 0.
+
+    Returns (does not raise) so the caller can add context; `CommandNotFound` is not a
+    `CommandFailed`, so it is raised by the runner separately (see `looks_not_found`).
+    """
+    message = clean_message(stderr) or f"{argv[0] if argv else 'command'} exited {returncode}"
+    if is_unreachable(stderr):
+        return SlurmUnreachable(message, argv, stderr, returncode)
+    return CommandFailed(message, argv, stderr, returncode)
+
+
+def looks_not_found(returncode: int, stderr: str) -> bool:
+    """True when a run-as helper (runuser, sudo) could not execute the target program."""
+    if returncode not in (1, 126, 127):
+        return False
+    first = stderr.strip().splitlines()[0].lower() if stderr.strip() else ""
+    is_helper = first.startswith(("runuser:", "sudo:", "su:"))
+    return is_helper and any(p in first for p in NOT_FOUND_PATTERNS)

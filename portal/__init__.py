@@ -1,0 +1,99 @@
+"""The Flask app factory: config, extensions, one blueprint per feature area."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request, session
+from flask_login import current_user
+
+from portal import config as portal_config
+from portal import db
+from portal.config import REPO_ROOT
+from portal.extensions import babel, csrf, limiter, login_manager
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(REPO_ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.from_object(portal_config.Defaults)
+    portal_config.load_file(app)
+    app.config.from_prefixed_env("PORTAL")
+    if test_config:
+        app.config.update(test_config)
+    portal_config.load_secret(app)
+
+    db.init_app(app)
+    _init_login(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    _register_blueprints(app)
+    _register_context(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from portal.services.users import load_session_user
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_session_user)
+
+
+def _select_locale() -> str:
+    from flask import current_app, has_request_context
+
+    allowed = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI and worker speak the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if current_user and current_user.is_authenticated and current_user.locale in allowed:
+        return current_user.locale
+    if session.get("locale") in allowed:
+        return session["locale"]
+    return request.accept_languages.best_match(allowed) or allowed[0]
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.api import bp as api_bp
+    from portal.auth import bp as auth_bp
+    from portal.main import bp as main_bp
+    from portal.settings import bp as settings_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(settings_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
+
+
+def _register_context(app: Flask) -> None:
+    from portal.menu import MENU
+    from portal.services.users import current_membership, user_projects
+
+    @app.context_processor
+    def layout_context():
+        from flask_babel import get_locale
+
+        ctx = {"menu": MENU, "languages": app.config["LANGUAGES"], "get_locale": get_locale}
+        if current_user.is_authenticated:
+            ctx["memberships"] = user_projects(current_user)
+            ctx["current_membership"] = current_membership(current_user)
+        return ctx
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
+        )
+        return response
+
+    @app.before_request
+    def remember_start():
+        g.locale_choices = app.config["LANGUAGES"]

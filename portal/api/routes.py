@@ -1,0 +1,73 @@
+from flask import g, jsonify, request
+
+from portal.api import bp
+from portal.api.auth import token_required
+from portal.api.errors import error_response  # noqa: F401 - registers the handlers
+from portal.api.openapi import openapi_document
+from portal.services import ServiceError, cluster, tokens, users
+
+
+def _user_json(user) -> dict:
+    return {
+        "username": user.username,
+        "unix_user": user.unix_user,
+        "display_name": user.display_name,
+        "email": user.email,
+        "is_admin": user.is_admin,
+        "theme": user.theme,
+        "locale": user.locale,
+        "projects": [
+            {"account": m.project.account, "name": m.project.name, "role": m.role.value}
+            for m in users.user_projects(user)
+        ],
+    }
+
+
+def _token_json(record) -> dict:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "prefix": record.prefix,
+        "created_at": record.created_at.isoformat() + "Z",
+        "last_used_at": record.last_used_at.isoformat() + "Z" if record.last_used_at else None,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.get("/me")
+@token_required
+def me():
+    return jsonify(_user_json(g.api_user))
+
+
+@bp.get("/cluster")
+@token_required
+def cluster_state():
+    return jsonify(cluster.cached_view())
+
+
+@bp.get("/tokens")
+@token_required
+def list_tokens():
+    return jsonify([_token_json(t) for t in tokens.list_tokens(g.api_user)])
+
+
+@bp.post("/tokens")
+@token_required
+def create_token():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+        raise ServiceError("Send a JSON object with a string field 'name'.", "invalid_body")
+    record, plaintext = tokens.create_token(g.api_user, body["name"])
+    return jsonify({**_token_json(record), "token": plaintext}), 201
+
+
+@bp.delete("/tokens/<int:token_id>")
+@token_required
+def revoke_token(token_id: int):
+    tokens.revoke_token(g.api_user, token_id)
+    return "", 204

@@ -1,0 +1,175 @@
+"""The `portal` command for admins and users on the login node: the same services as the pages."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from portal.config import VAR_DIR
+
+
+def _app():
+    from portal import create_app
+
+    return create_app()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Create `path` with mode 0600 from the start (no window where others can read it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
+
+
+def _fail(exc) -> None:
+    click.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def main():
+    """Self-service GPU portal for Slurm clusters."""
+
+
+@main.command()
+@click.option("--admin", "admin_name", default="admin", show_default=True)
+@click.option("--demo/--no-demo", default=False, help="Also create the dev cluster's demo users.")
+def init(admin_name: str, demo: bool):
+    """Secret key, database schema and the first admin (idempotent)."""
+    from portal import db
+    from portal.migrate import upgrade
+    from portal.services import bootstrap
+
+    secret_file = VAR_DIR / "secret_key"
+    if not secret_file.exists():
+        _write_private(secret_file, secrets.token_urlsafe(48) + "\n")
+    app = _app()
+    upgrade(app.config["DATABASE_URL"])
+    with app.app_context():
+        creds_file = VAR_DIR / "admin-credentials"
+        created = bootstrap.ensure_admin(admin_name)
+        if created:
+            _write_private(creds_file, f"username={created[0]}\npassword={created[1]}\n")
+        if demo:
+            for name, password in bootstrap.ensure_demo().items():
+                _write_private(VAR_DIR / f"demo-credentials-{name}", f"{name}\n{password}\n")
+        db.session.remove()
+    click.echo(creds_file.read_text().strip() if creds_file.exists() else "admin exists")
+
+
+@main.group()
+def db():
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade():
+    """Apply Alembic migrations up to the newest."""
+    from portal.migrate import upgrade
+
+    upgrade(_app().config["DATABASE_URL"])
+    click.echo("database is at the newest schema")
+
+
+@main.group()
+def user():
+    """Portal users."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--unix-user", help="Unix account to bind (default: the same name).")
+@click.option("--admin", is_flag=True, help="Platform administrator.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+def user_create(username, unix_user, admin, password_stdin):
+    """Create a user; prints the generated password unless one is read from stdin."""
+    from portal.services import ServiceError, users
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    with _app().app_context():
+        try:
+            created, generated = users.create_user(
+                username, unix_user=unix_user, password=password, is_admin=admin
+            )
+        except ServiceError as exc:
+            _fail(exc)
+        click.echo(f"created {created.username} (unix: {created.unix_user})")
+        if not password_stdin:
+            click.echo(f"password: {generated}")
+
+
+@main.group()
+def token():
+    """Personal access tokens for the API."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True)
+def token_create(username, name):
+    """Create a token for USERNAME and print it (shown once)."""
+    from portal.services import ServiceError, tokens, users
+
+    with _app().app_context():
+        try:
+            _record, plaintext = tokens.create_token(users.get_user(username), name)
+        except ServiceError as exc:
+            _fail(exc)
+        click.echo(plaintext)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one cycle and exit.")
+@click.option("--interval", type=float, default=None, help="Seconds between cycles.")
+def worker(once, interval):
+    """Run the reconciling worker (cluster cache, and later schedules, billing, expiry)."""
+    from portal import worker as portal_worker
+
+    app = _app()
+    if once:
+        click.echo(json.dumps(portal_worker.run_cycle(app)))
+    else:
+        portal_worker.run_forever(app, interval)
+
+
+@main.group()
+def cluster():
+    """Cluster state, live from Slurm."""
+
+
+@cluster.command("status")
+@click.option("--json", "as_json", is_flag=True)
+def cluster_status(as_json):
+    """Partitions, nodes and GPUs as Slurm reports them now."""
+    from adapters.errors import AdapterError
+    from portal.services.cluster import _plain
+    from portal.slurm import make_scheduler
+
+    try:
+        info = make_scheduler(_app().config).cluster_info()
+    except AdapterError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(_plain(info), indent=2))
+        return
+    click.echo(f"Slurm {info.version}")
+    for part in info.partitions:
+        click.echo(f"partition {part.name}{' (default)' if part.default else ''}: {part.state}")
+    for node in info.nodes:
+        gpus = ", ".join(f"{m} {u}/{t} used" for m, (t, u) in node.gpus.items()) or "no GPUs"
+        click.echo(
+            f"node {node.name}: {node.state}, CPUs {node.cpus_alloc}/{node.cpus_total}, {gpus}"
+        )
+    for model, (total, free) in sorted(info.gpu_models.items()):
+        click.echo(f"gpu {model}: {free} free of {total}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

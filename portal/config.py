@@ -1,0 +1,68 @@
+"""Configuration: defaults -> etc/portal.toml (or $PORTAL_CONFIG) -> PORTAL_* environment -> test mapping.
+
+Secrets never have a usable default: outside tests the app refuses to start without one.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", REPO_ROOT / "var"))
+INSECURE_SECRET = "insecure-default-secret-do-not-use"  # noqa: S105 - a marker, refused at start
+
+
+class Defaults:
+    """Values that are safe for a developer machine; production overrides them in etc/."""
+
+    SECRET_KEY = INSECURE_SECRET
+    SECRET_KEY_FILE = str(VAR_DIR / "secret_key")
+    DATABASE_URL = f"sqlite:///{VAR_DIR / 'portal.db'}"
+    # Cookies: HttpOnly and SameSite always; Secure unless the deployment is plain-http loopback.
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = 0
+    PERMANENT_SESSION_LIFETIME = 8 * 3600
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    LOGIN_RATE_LIMIT = "10 per minute"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LANGUAGES = ["en", "zh_TW"]
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_TRANSLATION_DIRECTORIES = str(REPO_ROOT / "portal" / "translations")
+    # Client address: taken from X-Forwarded-For only behind a configured trusted proxy.
+    TRUSTED_PROXY_COUNT = 0
+    # Slurm and commands (see adapters/).
+    SLURM_BIN_DIR = None
+    COMMAND_TIMEOUT = 30.0
+    RUN_AS_PREFIX = None  # None: `runuser -u {user} --` as root, else `sudo -n -u {user} --`
+    WORKER_INTERVAL = 10.0
+    CLUSTER_CACHE_MAX_AGE = 120.0
+
+
+def load_file(app) -> None:
+    """Merge the TOML config file, if any. Keys are upper-cased (`database_url` -> DATABASE_URL)."""
+    path = Path(os.environ.get("PORTAL_CONFIG", REPO_ROOT / "etc" / "portal.toml"))
+    if path.is_file():
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        app.config.update({key.upper(): value for key, value in data.items()})
+
+
+def load_secret(app) -> None:
+    """Read the secret key from its file when the config still holds the insecure marker.
+
+    Raises RuntimeError outside tests when no real secret is available.
+    """
+    if app.config["SECRET_KEY"] == INSECURE_SECRET:
+        secret_file = Path(app.config["SECRET_KEY_FILE"])
+        if secret_file.is_file():
+            app.config["SECRET_KEY"] = secret_file.read_text().strip()
+    if app.config["SECRET_KEY"] in (INSECURE_SECRET, "", None) and not app.testing:
+        raise RuntimeError(
+            "Refusing to start with the default secret key: run `portal init` "
+            "(writes var/secret_key) or set PORTAL_SECRET_KEY."
+        )

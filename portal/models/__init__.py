@@ -1,0 +1,8 @@
+"""All tables. Import from here so Alembic sees every model."""
+
+from portal.db import Base
+from portal.models.cluster import ClusterSnapshot
+from portal.models.projects import Membership, Project, ProjectRole
+from portal.models.users import ApiToken, User
+
+__all__ = ["Base", "ApiToken", "ClusterSnapshot", "Membership", "Project", "ProjectRole", "User"]

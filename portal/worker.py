@@ -1,0 +1,32 @@
+"""The reconciling worker: one loop of idempotent steps (today: the cluster-state cache)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from portal.services import cluster
+from portal.slurm import make_scheduler
+
+log = logging.getLogger("portal.worker")
+
+
+def run_cycle(app) -> dict:
+    """One pass; returns a summary. Each step commits on its own so one failure stops nothing."""
+    with app.app_context():
+        snapshot = cluster.refresh(make_scheduler(app.config))
+        return {"cluster_ok": snapshot.error is None, "error": snapshot.error}
+
+
+def run_forever(app, interval: float | None = None) -> None:
+    """Loop until SIGTERM/SIGINT; waits on an event so a stop is immediate."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    interval = interval or float(app.config["WORKER_INTERVAL"])
+    while not stop.is_set():
+        summary = run_cycle(app)
+        if not summary["cluster_ok"]:
+            log.warning("cluster refresh failed: %s", summary["error"])
+        stop.wait(interval)

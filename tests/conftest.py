@@ -1,0 +1,81 @@
+"""Shared fixtures: a real app on a fresh migrated SQLite database per test, and auth helpers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from portal import create_app, db
+from portal.migrate import upgrade
+from portal.services import users
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app(tmp_path):
+    url = f"sqlite:///{tmp_path / 'portal.db'}"
+    upgrade(url)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": url,
+            "SESSION_COOKIE_SECURE": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    # No app context stays pushed: each test request must get its own `g`, as in production.
+    yield app
+    db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    def _make(username="ursula", *, admin=False, unix_user="nobody", password=PASSWORD):
+        with app.app_context():
+            user, _ = users.create_user(
+                username, unix_user=unix_user, password=password, is_admin=admin
+            )
+        return user
+
+    return _make
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+class Auth:
+    """Logs a test client in and out through the real forms (CSRF included)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username="ursula", password=PASSWORD, next_url=""):
+        page = self.client.get("/login" + (f"?next={next_url}" if next_url else ""))
+        token = csrf_from(page.get_data(as_text=True))
+        return self.client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": token,
+                  "next": next_url},
+        )
+
+    def csrf(self, path="/settings/"):
+        return csrf_from(self.client.get(path).get_data(as_text=True))
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": self.csrf()})
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
