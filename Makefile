@@ -17,8 +17,8 @@ test: venv frontend translations cluster image
 
 system:
 	@bash $(CLUSTER) install
-	@command -v chromium >/dev/null || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null && fc-list | grep -qi wqy || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
 
 venv: system $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt setup.cfg
