@@ -1,4 +1,4 @@
-"""Configuration: defaults -> etc/portal.toml (or $PORTAL_CONFIG) -> PORTAL_* environment -> test mapping.
+"""Configuration: defaults -> etc/portal.toml (or $PORTAL_CONFIG) -> PORTAL_* env -> test mapping.
 
 Secrets never have a usable default: outside tests the app refuses to start without one.
 """

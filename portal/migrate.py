@@ -17,8 +17,11 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database to `revision`; safe to run repeatedly."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Bring the database to `revision`; safe to run repeatedly.
+
+    "heads": feature branches of the migration history may each add a head until merged.
+    """
     command.upgrade(alembic_config(database_url), revision)
 
 

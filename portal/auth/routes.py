@@ -6,7 +6,7 @@ from portal.auth import bp
 from portal.auth.forms import LoginForm, LogoutForm
 from portal.auth.redirects import safe_next
 from portal.extensions import limiter
-from portal.services import users
+from portal.services import audit, users
 
 
 def _login_limit() -> str:
@@ -25,6 +25,7 @@ def login():
         if user is None:
             # One message for an unknown user and a wrong password.
             flash(_("Wrong username or password."), "error")
+            audit.record("auth.login_failed", form.username.data[:64])
             status = 401
         else:
             locale = session.get("locale")
@@ -32,6 +33,7 @@ def login():
             if locale:
                 session["locale"] = locale
             login_user(user)
+            audit.record("auth.login", user.username, actor=user)
             return redirect(safe_next(form.next.data) or url_for("main.index"))
     return render_template("auth/login.html", form=form), status
 
@@ -40,6 +42,7 @@ def login():
 @login_required
 def logout():
     if LogoutForm().validate_on_submit():
+        audit.record("auth.logout", current_user.username)
         users.revoke_sessions(current_user)
         logout_user()
         session.clear()

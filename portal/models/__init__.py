@@ -1,8 +1,18 @@
 """All tables. Import from here so Alembic sees every model."""
 
 from portal.db import Base
+from portal.models.audit import AuditEvent
 from portal.models.cluster import ClusterSnapshot
 from portal.models.projects import Membership, Project, ProjectRole
 from portal.models.users import ApiToken, User
 
-__all__ = ["Base", "ApiToken", "ClusterSnapshot", "Membership", "Project", "ProjectRole", "User"]
+__all__ = [
+    "Base",
+    "ApiToken",
+    "AuditEvent",
+    "ClusterSnapshot",
+    "Membership",
+    "Project",
+    "ProjectRole",
+    "User",
+]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 
 from argon2 import PasswordHasher
-from flask_babel import lazy_gettext as _l
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import lazy_gettext as _l
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so both failures cost the same time.

@@ -101,7 +101,7 @@ def authenticate(username: str, password: str) -> User | None:
 
 
 def load_session_user(session_id: str) -> User | None:
-    """Flask-Login's loader: `<id>:<session_version>`; an old version means the cookie is revoked."""
+    """Flask-Login's loader: `<id>:<session_version>`; an old version is a revoked cookie."""
     try:
         user_id, version = (int(part) for part in session_id.split(":", 1))
     except ValueError:

@@ -29,7 +29,8 @@ def test_token_is_stored_hashed_and_revocable(make_user, client):
     user = make_user("ursula")
     record, plaintext = tokens.create_token(user, "laptop")
     assert plaintext not in (record.token_hash, record.prefix)
-    assert client.delete(f"/api/v1/tokens/{record.id}", headers=_bearer(plaintext)).status_code == 204
+    response = client.delete(f"/api/v1/tokens/{record.id}", headers=_bearer(plaintext))
+    assert response.status_code == 204
     assert client.get("/api/v1/me", headers=_bearer(plaintext)).status_code == 401
 
 

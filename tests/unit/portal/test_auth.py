@@ -74,7 +74,9 @@ def test_post_without_csrf_token_is_refused(make_user, client):
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("target", ["///evil.com", "/\\evil.com", "https://evil.com/", "//evil.com"])
+@pytest.mark.parametrize(
+    "target", ["///evil.com", "/\\evil.com", "https://evil.com/", "//evil.com"]
+)
 def test_login_next_never_leaves_the_site(make_user, auth, target):
     make_user("ursula")
     response = auth.login(next_url=target)
@@ -95,7 +97,6 @@ def test_login_rate_limit(make_user, auth):
 
 def test_disabled_user_cannot_log_in(make_user, auth, app):
     from portal import db
-
     from portal.models import User
 
     user = db.session.get(User, make_user("ursula").id)
