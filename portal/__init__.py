@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, request, session
+from flask import Flask, render_template, request, session
 from flask_login import current_user
 
 from portal import config as portal_config
@@ -94,6 +94,19 @@ def _register_context(app: Flask) -> None:
         )
         return response
 
-    @app.before_request
-    def remember_start():
-        g.locale_choices = app.config["LANGUAGES"]
+    @app.errorhandler(403)
+    @app.errorhandler(404)
+    def page_error(error):
+        from flask_babel import gettext as _
+
+        if request.path.startswith("/api/"):
+            from portal.api.errors import http_error
+
+            return http_error(error)
+        messages = {
+            403: _("You do not have permission to open this page."),
+            404: _("There is no such page, or it is not yours to see."),
+        }
+        return render_template(
+            "error.html", code=error.code, title=error.name, message=messages[error.code]
+        ), error.code

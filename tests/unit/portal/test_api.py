@@ -84,7 +84,7 @@ def test_cluster_reads_worker_cache_and_reports_failures(make_user, client):
 
 def test_unknown_api_path_is_json(client):
     response = client.get("/api/v1/nothing-here")
-    assert response.status_code == 404
+    assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
 
 
 def test_openapi_lists_every_api_route(app, client):
