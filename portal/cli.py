@@ -16,7 +16,10 @@ from portal.config import VAR_DIR
 def _app():
     from portal import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except RuntimeError as exc:  # e.g. no secret key yet: say what to do, no traceback
+        _fail(exc)
 
 
 def _write_private(path: Path, text: str) -> None:

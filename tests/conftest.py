@@ -13,6 +13,17 @@ from portal.services import users
 PASSWORD = "correct horse battery"
 
 
+def pytest_report_header(config):
+    """Say which Slurm the integration tests talk to (or that none answers)."""
+    from adapters.errors import AdapterError
+    from adapters.scheduler import SlurmScheduler
+
+    try:
+        return f"slurm: {SlurmScheduler().version()} (dev cluster)"
+    except (AdapterError, OSError) as exc:
+        return f"slurm: not reachable ({exc})"
+
+
 @pytest.fixture
 def app(tmp_path):
     url = f"sqlite:///{tmp_path / 'portal.db'}"
