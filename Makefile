@@ -13,7 +13,9 @@ run: venv frontend translations cluster image
 
 test: venv frontend translations cluster image
 	@$(BIN)/python -c 'import sys; print("python", sys.version.split()[0])'
-	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not disruptive" $(PYTEST_ARGS)
+	@# Tests that freeze or restart cluster daemons run alone, after the rest.
+	$(BIN)/pytest -m disruptive $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 system:
 	@bash $(CLUSTER) install
