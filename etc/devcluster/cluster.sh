@@ -1,0 +1,572 @@
+#!/usr/bin/env bash
+# One-node Slurm GPU dev cluster (munge, MariaDB, slurmdbd, slurmctld, slurmd) on this
+# machine, which is also the login node. See README.md next to this file.
+#
+#   cluster.sh install        apt-get install what is missing (fast no-op otherwise)
+#   cluster.sh start          bring the cluster up; fast no-op when it is already healthy
+#   cluster.sh stop [--all]   stop slurmd, slurmctld, slurmdbd (--all: munged, MariaDB too)
+#   cluster.sh restart        stop + start
+#   cluster.sh status         one line per daemon + sinfo; exit 0 only if jobs can run
+#   cluster.sh image          build the Charliecloud test image var/images/base if missing
+#
+# The cluster is a machine-wide singleton: /etc/slurm is shared by every checkout. The
+# installed slurm.conf records the state dir (VAR) it was started with and a hash of the
+# rendered templates. `start` from any checkout reuses a running cluster whose hash
+# matches; otherwise it stops it and starts one that keeps its state and logs in this
+# checkout's var/devcluster.
+set -euo pipefail
+umask 022
+unset SLURM_CONF
+export LC_ALL=C DEBIAN_FRONTEND=noninteractive
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+REPO=$(cd "$HERE/../.." && pwd -P)
+OWN_VAR=${DEVCLUSTER_VAR:-$REPO/var/devcluster}
+VAR=$OWN_VAR # the state dir in use; may become the running cluster's (see pick_var)
+IMAGES=$REPO/var/images
+ETC=/etc/slurm
+CLUSTER=devcluster
+NODE=$(hostname -s 2>/dev/null || uname -n)
+NODE=${NODE%%.*}
+DB_NAME=slurm_acct_db
+DB_USER=slurm
+DB_PASS=${DEVCLUSTER_DB_PASS:-devcluster-dev-only}
+LOCK=/run/lock/devcluster.lock
+PACKAGES=(munge slurm-wlm slurmdbd slurm-client mariadb-server charliecloud debootstrap)
+COMMANDS=(munged slurmctld slurmd slurmdbd sbatch sacctmgr mysqld_safe ch-run debootstrap)
+# Demo users: name uid accounts default-account
+USERS=("alice 2001 proja proja" "bob 2002 proja,projb proja" "carol 2003 projb projb")
+USERS_GID=2000
+USERS_GROUP=portalusers
+WAIT_S=${DEVCLUSTER_WAIT_S:-60}
+
+say() { printf 'devcluster: %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+need_root() { [[ $EUID -eq 0 ]] || die "'$1' must run as root"; }
+
+# wait_for DESCRIPTION SECONDS CMD... : poll CMD every 0.2 s until it succeeds.
+wait_for() {
+	local what=$1 limit=$2 end=$((SECONDS + $2))
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < end)) || { say "timed out after ${limit}s waiting for $what"; return 1; }
+		sleep 0.2
+	done
+}
+
+slurm_version() { # prints e.g. 2205 for 22.05.8
+	local v
+	v=$(slurmctld -V 2>/dev/null | grep -oE '[0-9]+\.[0-9]+' | head -1) || true
+	[[ -n $v ]] || die "cannot read the Slurm version (slurmctld -V)"
+	printf '%d\n' $((${v%%.*} * 100 + 10#${v#*.}))
+}
+
+# ---------------------------------------------------------------------------- install
+missing_packages() {
+	local p status
+	for p in "${PACKAGES[@]}"; do
+		status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+		[[ $status == ii* ]] || printf '%s\n' "$p"
+	done
+}
+
+cmd_install() {
+	need_root install
+	local missing
+	mapfile -t missing < <(missing_packages)
+	if ((${#missing[@]} == 0)); then
+		say "packages present"
+		return 0
+	fi
+	say "installing: ${missing[*]}"
+	apt-get update -q </dev/null
+	apt-get install -y -q "${missing[@]}" </dev/null
+	# Packages try to start their daemons; without an init system that is refused, which
+	# is fine: `start` runs them itself.
+}
+
+commands_present() {
+	local c
+	for c in "${COMMANDS[@]}"; do
+		command -v "$c" >/dev/null 2>&1 || return 1
+	done
+}
+
+# ------------------------------------------------------------------------- templates
+# render TEMPLATE: version-filtered template on stdout, with @VAR@ and @FIRST_JOB_ID@ left
+# in place (they differ between checkouts / starts and must not change the hash).
+render() {
+	local line want re='^@SLURM(>=|<)([0-9]+)\.([0-9]+)@ ?(.*)$'
+	while IFS= read -r line || [[ -n $line ]]; do
+		[[ $line == '##'* ]] && continue # template-only comment
+		if [[ $line =~ $re ]]; then
+			want=$((BASH_REMATCH[2] * 100 + 10#${BASH_REMATCH[3]}))
+			if [[ ${BASH_REMATCH[1]} == '>=' ]]; then
+				((VERNUM >= want)) || continue
+			else
+				((VERNUM < want)) || continue
+			fi
+			line=${BASH_REMATCH[4]}
+		fi
+		line=${line//@NODE@/$NODE}
+		line=${line//@DB_USER@/$DB_USER}
+		line=${line//@DB_PASS@/$DB_PASS}
+		line=${line//@DB_NAME@/$DB_NAME}
+		printf '%s\n' "$line"
+	done <"$HERE/$1.in"
+}
+
+CONFS=(slurm.conf gres.conf cgroup.conf slurmdbd.conf)
+
+config_hash() {
+	local f
+	for f in "${CONFS[@]}"; do
+		printf '== %s\n' "$f"
+		render "$f" | grep -v '^[[:space:]]*#' || true
+	done | sha256sum | cut -c1-16
+}
+
+installed_hash() { sed -n 's/^# devcluster-hash: //p' "$ETC/slurm.conf" 2>/dev/null | head -1; }
+installed_var() { sed -n 's/^# devcluster-var: //p' "$ETC/slurm.conf" 2>/dev/null | head -1; }
+
+# conf_path FILE KEY DEFAULT: a path setting of an installed config file.
+conf_path() {
+	local v
+	v=$(sed -n "s/^$2=//p" "$ETC/$1" 2>/dev/null | tail -1) || true
+	printf '%s\n' "${v:-$3}"
+}
+
+write_configs() { # FIRST_JOB_ID
+	local f tmp hash
+	hash=$(config_hash)
+	mkdir -p "$ETC"
+	for f in "${CONFS[@]}"; do
+		tmp=$(mktemp "$ETC/.$f.XXXXXX")
+		{
+			if [[ $f == slurm.conf ]]; then
+				printf '# GENERATED by %s/cluster.sh start from %s.in; do not edit.\n' "$HERE" "$f"
+				printf '# devcluster-hash: %s\n# devcluster-var: %s\n' "$hash" "$VAR"
+			fi
+			render "$f" | sed -e "s#@VAR@#$VAR#g" -e "s#@FIRST_JOB_ID@#$1#g"
+		} >"$tmp"
+		if [[ $f == slurmdbd.conf ]]; then chmod 0600 "$tmp"; else chmod 0644 "$tmp"; fi
+		mv -f "$tmp" "$ETC/$f"
+	done
+}
+
+# -------------------------------------------------------------------------- processes
+# pid_of PIDFILE NAME: prints the pid if the pid file names a live process whose program
+# starts with NAME (Debian 13 runs "slurmctld-wlm"); stale files from kill -9 fail here.
+pid_of() {
+	local pid exe state
+	[[ -r $1 ]] || return 1
+	pid=$(tr -dc '0-9' <"$1")
+	[[ -n $pid && -r /proc/$pid/cmdline ]] || return 1
+	state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null) || return 1
+	[[ $state != Z && $state != X ]] || return 1
+	exe=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -1) || return 1
+	exe=${exe##*/}
+	[[ $exe == "$2"* ]] || return 1
+	printf '%s\n' "$pid"
+}
+
+slurmctld_pidfile() { conf_path slurm.conf SlurmctldPidFile "$VAR/run/slurmctld.pid"; }
+slurmd_pidfile() { conf_path slurm.conf SlurmdPidFile "$VAR/run/slurmd.pid"; }
+slurmdbd_pidfile() { conf_path slurmdbd.conf PidFile "$VAR/run/slurmdbd.pid"; }
+
+daemon_pid() { # slurmctld|slurmd|slurmdbd
+	pid_of "$("${1}_pidfile")" "$1"
+}
+
+# stop_pid PIDFILE NAME: TERM, wait up to 30 s, then KILL.
+stop_pid() {
+	local pid
+	pid=$(pid_of "$1" "$2") || { rm -f "$1"; return 0; }
+	say "stopping $2 (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! wait_for "$2 to exit" 30 eval "! pid_of '$1' '$2'"; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_for "$2 to die" 5 eval "! pid_of '$1' '$2'" || true
+	fi
+	rm -f "$1"
+}
+
+stop_slurm() {
+	stop_pid "$(slurmd_pidfile)" slurmd
+	stop_pid "$(slurmctld_pidfile)" slurmctld
+	stop_pid "$(slurmdbd_pidfile)" slurmdbd
+}
+
+# spawn LOGFILE CMD...: run a daemon detached from our stdio, so that a caller reading our
+# output through a pipe (make, CI) is not kept waiting by it.
+spawn() {
+	local log=$1
+	shift
+	# Also close the lock fds (8, 9): a daemon that keeps them would hold the lock forever.
+	setsid "$@" </dev/null >>"$log" 2>&1 8>&- 9>&- &
+	wait $! 2>/dev/null || true # the Slurm daemons and munged fork and exit here
+}
+
+# ------------------------------------------------------------------------------ munge
+munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
+
+start_munge() {
+	munge_ok && return 0
+	install -d -o munge -g munge -m 0755 /run/munge
+	install -d -o munge -g munge -m 0700 /var/log/munge /var/lib/munge
+	if [[ ! -s /etc/munge/munge.key ]]; then
+		say "creating /etc/munge/munge.key"
+		install -d -o munge -g munge -m 0700 /etc/munge
+		dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
+		chown munge:munge /etc/munge/munge.key
+		chmod 0400 /etc/munge/munge.key
+	fi
+	say "starting munged"
+	# --force: take over the socket a killed munged left behind.
+	spawn "$VAR/log/munged.stdout" runuser -u munge -- /usr/sbin/munged --force
+	wait_for "munge" "$WAIT_S" munge_ok
+}
+
+# ---------------------------------------------------------------------------- MariaDB
+db_alive() { mysqladmin --connect-timeout=1 --protocol=tcp -h 127.0.0.1 -P 3306 ping >/dev/null 2>&1; }
+db_as_slurm() { MYSQL_PWD=$DB_PASS mysql --connect-timeout=2 --protocol=tcp -h 127.0.0.1 -P 3306 -u "$DB_USER" -N -B "$@"; }
+db_as_root() { # unix-socket root first (Debian default), then TCP root (DEVCLUSTER_DB_ROOT_PASS)
+	mysql -u root -N -B "$@" 2>/dev/null && return 0
+	MYSQL_PWD=${DEVCLUSTER_DB_ROOT_PASS:-} mysql --protocol=tcp -h 127.0.0.1 -P 3306 -u root -N -B "$@"
+}
+
+start_mariadb() {
+	if ! db_alive; then
+		install -d -o mysql -g mysql -m 0755 /run/mysqld
+		if [[ ! -d /var/lib/mysql/mysql ]]; then
+			say "initialising /var/lib/mysql"
+			mariadb-install-db --user=mysql --datadir=/var/lib/mysql >"$VAR/log/mariadb-install.log" 2>&1
+		fi
+		touch "$VAR/log/mariadb.log"
+		chown mysql:mysql "$VAR/log/mariadb.log"
+		say "starting MariaDB (mysqld_safe)"
+		setsid mysqld_safe --user=mysql --log-error="$VAR/log/mariadb.log" </dev/null >/dev/null 2>&1 8>&- 9>&- &
+		wait_for "MariaDB on 127.0.0.1:3306" "$WAIT_S" db_alive
+	fi
+	if ! db_as_slurm -e 'SELECT 1' "$DB_NAME" >/dev/null 2>&1; then
+		say "creating database $DB_NAME and user $DB_USER"
+		local h sql="CREATE DATABASE IF NOT EXISTS \`$DB_NAME\`;"
+		for h in localhost 127.0.0.1; do
+			sql+="CREATE USER IF NOT EXISTS '$DB_USER'@'$h' IDENTIFIED BY '$DB_PASS';"
+			sql+="ALTER USER '$DB_USER'@'$h' IDENTIFIED BY '$DB_PASS';"
+			sql+="GRANT ALL ON \`$DB_NAME\`.* TO '$DB_USER'@'$h';"
+		done
+		db_as_root -e "$sql" || die "cannot create the Slurm DB user (set DEVCLUSTER_DB_ROOT_PASS?)"
+	fi
+}
+
+# The next job id: one past the highest the accounting DB has seen (0 when none).
+first_job_id() {
+	local max
+	max=$(db_as_slurm -e "SELECT COALESCE(MAX(id_job),0) FROM \`${CLUSTER}_job_table\`" "$DB_NAME" 2>/dev/null) || max=0
+	[[ $max =~ ^[0-9]+$ ]] || max=0
+	echo $((max + 1))
+}
+
+# ------------------------------------------------------------------------------ setup
+ensure_users() {
+	getent group "$USERS_GROUP" >/dev/null || {
+		if getent group "$USERS_GID" >/dev/null; then groupadd "$USERS_GROUP"; else groupadd -g "$USERS_GID" "$USERS_GROUP"; fi
+	}
+	local spec name uid
+	for spec in "${USERS[@]}"; do
+		read -r name uid _ <<<"$spec"
+		if ! id "$name" >/dev/null 2>&1; then
+			say "creating user $name"
+			if getent passwd "$uid" >/dev/null; then
+				useradd -m -s /bin/bash -G "$USERS_GROUP" "$name"
+			else
+				useradd -m -s /bin/bash -u "$uid" -G "$USERS_GROUP" "$name"
+			fi
+		elif ! id -nG "$name" | tr ' ' '\n' | grep -qx "$USERS_GROUP"; then
+			usermod -aG "$USERS_GROUP" "$name"
+		fi
+	done
+}
+
+ensure_dirs() {
+	install -d -m 0755 "$VAR" "$VAR/state" "$VAR/slurmd" "$VAR/run" "$VAR/log"
+	chmod 0755 "$REPO/var" 2>/dev/null || true
+	# Stand-in GPUs (see gres.conf.in): character devices with /dev/null's numbers.
+	install -d -m 0755 /dev/fakegpu
+	local i
+	for i in 0 1 2 3; do
+		[[ -c /dev/fakegpu/nvidia$i ]] || { rm -f "/dev/fakegpu/nvidia$i"; mknod -m 0666 "/dev/fakegpu/nvidia$i" c 1 3; }
+	done
+}
+
+# sacctmgr_i: idempotent `sacctmgr -i`. "Nothing new added" (22.05), "Nothing added",
+# "Already existing account" (24.11) mean it is there already: success. ensure_accounting
+# checks the result afterwards, so a real failure hidden behind these is still caught.
+sacctmgr_i() {
+	local out
+	if out=$(timeout 30 sacctmgr -i "$@" 2>&1 </dev/null); then return 0; fi
+	grep -qiE "nothing (new )?added|already exist|didn't affect anything" <<<"$out" && return 0
+	say "sacctmgr $* failed: $out"
+	return 1
+}
+
+associations() { timeout 10 sacctmgr -n -P show associations cluster="$CLUSTER" format=account,user 2>/dev/null; }
+
+# assoc_missing: true when a wanted account/user association is absent (or DB unreachable).
+assoc_missing() {
+	local have spec name accts a
+	have=$(associations) || return 0
+	grep -qx 'root|root' <<<"$have" || return 0
+	for spec in "${USERS[@]}"; do
+		read -r name _ accts _ <<<"$spec"
+		for a in ${accts//,/ }; do
+			grep -qx "$a|$name" <<<"$have" || return 0
+		done
+	done
+	return 1
+}
+
+ensure_accounting() {
+	if ! timeout 10 sacctmgr -n -P show cluster format=cluster 2>/dev/null | grep -qx "$CLUSTER"; then
+		say "registering cluster $CLUSTER"
+		sacctmgr_i add cluster "$CLUSTER"
+	fi
+	assoc_missing || return 0
+	say "creating accounts and associations"
+	sacctmgr_i add account proja Description="Project A" Organization=devcluster
+	sacctmgr_i add account projb Description="Project B" Organization=devcluster
+	sacctmgr_i add user root Account=root DefaultAccount=root
+	local spec name accts def
+	for spec in "${USERS[@]}"; do
+		read -r name _ accts def <<<"$spec"
+		sacctmgr_i add user "$name" Account="$accts" DefaultAccount="$def"
+	done
+	! assoc_missing || die "accounts/associations still missing after sacctmgr (see above)"
+}
+
+# ------------------------------------------------------------------------------ state
+# node_state: the node's long state without the flag suffixes ($ @ ^ # ! % - ~) that do not
+# stop jobs; "*" (not responding) is kept, so such a state never counts as usable.
+node_state() {
+	local s
+	s=$(timeout 10 sinfo -h -N -n "$NODE" -o %T 2>/dev/null | head -1) || return 1
+	printf '%s\n' "${s%%[-\$@^#!%~]}"
+}
+
+node_usable() {
+	local s
+	s=$(node_state) || return 1
+	[[ $s =~ ^(idle|mixed|allocated|completing|planned)$ ]]
+}
+
+# healthy: everything `start` would do is already done and jobs can run.
+healthy() {
+	[[ -r $ETC/slurm.conf && -r $ETC/gres.conf ]] || return 1
+	[[ $(installed_hash) == "$(config_hash)" ]] || return 1
+	daemon_pid slurmdbd >/dev/null && daemon_pid slurmctld >/dev/null && daemon_pid slurmd >/dev/null || return 1
+	munge_ok || return 1
+	node_usable || return 1
+	local spec name
+	for spec in "${USERS[@]}"; do
+		read -r name _ <<<"$spec"
+		id "$name" >/dev/null 2>&1 || return 1
+	done
+	! assoc_missing
+}
+
+# pick_var: reuse the installed cluster's state dir when its templates match ours and it
+# is either still (partly) running or this checkout's own; otherwise stop whatever runs
+# and start over in OWN_VAR. So a second checkout joins a running cluster, and a fresh
+# clone on a machine where nothing runs (CI) gets its own state and logs.
+pick_var() {
+	local ivar alive=0
+	ivar=$(installed_var)
+	if daemon_pid slurmdbd >/dev/null || daemon_pid slurmctld >/dev/null || daemon_pid slurmd >/dev/null; then
+		alive=1
+	fi
+	if [[ -n $ivar && -d $ivar && $(installed_hash) == "$(config_hash)" ]] &&
+		{ ((alive)) || [[ $ivar == "$OWN_VAR" ]]; }; then
+		VAR=$ivar
+		return 0
+	fi
+	if ((alive)); then
+		say "the running cluster's config differs (or its state dir $ivar is gone): restarting it"
+		stop_slurm
+	fi
+	VAR=$OWN_VAR
+	return 1
+}
+
+node_ready() {
+	local s tries=0 end=$((SECONDS + WAIT_S))
+	while ((SECONDS < end)); do
+		s=$(node_state) || s=
+		case $s in
+		idle | mixed | allocated | completing | planned) return 0 ;;
+		down | drained | draining | inval | fail | failing)
+			# Registered but not usable (e.g. after a crash or a config change): resume.
+			if ((tries++ < 5)); then
+				say "node $NODE is $s: resuming"
+				scontrol update nodename="$NODE" state=resume >/dev/null 2>&1 || true
+			fi
+			;;
+		esac
+		sleep 0.2
+	done
+	say "node $NODE not usable (state: ${s:-unknown}); see $VAR/log/slurmd.log and slurmctld.log"
+	return 1
+}
+
+cmd_start() {
+	need_root start
+	if ! commands_present; then cmd_install; fi
+	VERNUM=$(slurm_version)
+	mkdir -p "${LOCK%/*}"
+	exec 9>"$LOCK"
+	flock -w 300 9 || die "another cluster.sh holds $LOCK"
+	if healthy; then
+		say "already running and healthy (node $NODE, state in $(installed_var))"
+		return 0
+	fi
+	local t0=$SECONDS
+	pick_var || true
+	say "starting what is not running; state and logs in $VAR"
+	ensure_dirs
+	ensure_users
+	start_munge
+	start_mariadb
+	if ! daemon_pid slurmdbd >/dev/null && ! daemon_pid slurmctld >/dev/null && ! daemon_pid slurmd >/dev/null; then
+		write_configs "$(first_job_id)"
+	fi
+	local restarted_ctld=0
+	if ! daemon_pid slurmdbd >/dev/null; then
+		say "starting slurmdbd"
+		spawn "$VAR/log/slurmdbd.stdout" slurmdbd
+	fi
+	wait_for "slurmdbd" "$WAIT_S" timeout 10 sacctmgr -n show cluster
+	ensure_accounting
+	if ! daemon_pid slurmctld >/dev/null; then
+		say "starting slurmctld"
+		spawn "$VAR/log/slurmctld.stdout" slurmctld
+		restarted_ctld=1
+	fi
+	wait_for "slurmctld" "$WAIT_S" timeout 10 scontrol ping
+	if ((restarted_ctld)); then
+		# Jobs the DB still lists as running but the controller does not know (after a crash
+		# or a fresh state dir) would stay RUNNING in sacct forever: close them.
+		timeout 30 sacctmgr -i show runawayjobs </dev/null >/dev/null 2>&1 || true
+	fi
+	if ! daemon_pid slurmd >/dev/null; then
+		say "starting slurmd"
+		spawn "$VAR/log/slurmd.stdout" slurmd
+	fi
+	node_ready
+	say "up in $((SECONDS - t0))s: node $NODE ($(node_state)), state and logs in $VAR"
+}
+
+cmd_stop() {
+	need_root stop
+	VAR=$(installed_var)
+	VAR=${VAR:-$OWN_VAR}
+	mkdir -p "${LOCK%/*}"
+	exec 9>"$LOCK"
+	flock -w 300 9 || die "another cluster.sh holds $LOCK"
+	stop_slurm
+	if [[ ${1:-} == --all ]]; then
+		stop_pid /run/munge/munged.pid munged
+		if db_alive; then
+			say "stopping MariaDB"
+			mysqladmin -u root shutdown 2>/dev/null || stop_pid /run/mysqld/mysqld.pid mariadbd || true
+			wait_for "MariaDB to stop" 30 eval '! db_alive' || true
+		fi
+	fi
+	say "stopped"
+}
+
+cmd_status() {
+	local ok=0 d pid
+	VAR=$(installed_var)
+	VAR=${VAR:-$OWN_VAR}
+	if munge_ok; then echo "munged     ok"; else echo "munged     DOWN"; ok=1; fi
+	if db_alive; then echo "mariadb    ok (127.0.0.1:3306)"; else echo "mariadb    DOWN"; ok=1; fi
+	for d in slurmdbd slurmctld slurmd; do
+		if pid=$(daemon_pid "$d"); then
+			printf '%-10s ok (pid %s)\n' "$d" "$pid"
+		else
+			printf '%-10s DOWN\n' "$d"
+			ok=1
+		fi
+	done
+	local s
+	s=$(node_state) || s=
+	printf 'node       %s %s (state and logs in %s)\n' "$NODE" "${s:-unknown}" "$VAR"
+	node_usable || ok=1
+	timeout 10 sinfo 2>&1 || true
+	return $ok
+}
+
+# ------------------------------------------------------------------------------ image
+codename() { sed -n 's/^VERSION_CODENAME=//p' /etc/os-release | tr -d '"'; }
+
+debian_mirror() {
+	local m
+	m=$(grep -hoE '^(URIs:[[:space:]]*|deb[[:space:]]+(\[[^]]*\][[:space:]]+)?)https?://[^[:space:]]+' \
+		/etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+		grep -oE 'https?://[^[:space:]]+' | grep -v security | grep -E '/debian/?$' | head -1) || true
+	printf '%s\n' "${DEVCLUSTER_MIRROR:-${m:-http://deb.debian.org/debian}}"
+}
+
+image_ok() {
+	runuser -u alice -- env USER=alice HOME=/tmp ch-run "$IMAGES/base" -- python3 -c 'print(1)' 2>&1 | grep -qx 1
+}
+
+cmd_image() {
+	need_root image
+	if ! commands_present; then cmd_install; fi
+	ensure_users
+	install -d -m 0755 "$REPO/var" "$IMAGES"
+	chmod 0755 "$REPO/var" "$IMAGES"
+	exec 8>"$IMAGES/.lock"
+	flock -w 600 8 || die "another image build holds $IMAGES/.lock"
+	if [[ ! -d $IMAGES/base ]]; then
+		local t0=$SECONDS suite tmp
+		suite=$(codename)
+		suite=${suite:-bookworm}
+		rm -rf "$IMAGES"/.base.tmp.* # leftovers of interrupted builds (we hold the lock)
+		tmp=$(mktemp -d "$IMAGES/.base.tmp.XXXXXX")
+		trap 'rm -rf "$tmp"' EXIT
+		say "building $IMAGES/base ($suite, minbase + python3)"
+		debootstrap --variant=minbase --include=python3 "$suite" "$tmp" "$(debian_mirror)" \
+			>"$IMAGES/debootstrap.log" 2>&1 </dev/null ||
+			die "debootstrap failed; see $IMAGES/debootstrap.log"
+		# ch-run binds over these; make sure they exist. Then drop caches to keep it small.
+		touch "$tmp/etc/passwd" "$tmp/etc/group" "$tmp/etc/hosts" "$tmp/etc/resolv.conf"
+		rm -rf "$tmp"/var/cache/apt/*.bin "$tmp"/var/cache/apt/archives/*.deb \
+			"$tmp"/var/lib/apt/lists/* "$tmp"/usr/share/doc/* "$tmp"/usr/share/man/* \
+			"$tmp"/usr/share/info/* "$tmp"/var/log/*.log "$tmp"/debootstrap
+		chmod 0755 "$tmp"
+		mv -T "$tmp" "$IMAGES/base"
+		trap - EXIT
+		say "image built in $((SECONDS - t0))s ($(du -sh "$IMAGES/base" | cut -f1))"
+	fi
+	image_ok || die "ch-run $IMAGES/base as alice failed"
+	say "image ok: $IMAGES/base (ch-run as alice runs python3)"
+}
+
+# ------------------------------------------------------------------------------- main
+usage() { sed -n '5,10s/^# \{0,3\}//p' "${BASH_SOURCE[0]}"; }
+
+case ${1:-} in
+install) cmd_install ;;
+start) cmd_start ;;
+stop) cmd_stop "${2:-}" ;;
+restart)
+	cmd_stop
+	cmd_start
+	;;
+status) cmd_status ;;
+image) cmd_image ;;
+-h | --help | help) usage ;;
+*) usage >&2; exit 2 ;;
+esac
