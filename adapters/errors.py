@@ -102,10 +102,15 @@ def classify_failure(argv: Sequence[str], returncode: int, stderr: str) -> Comma
     return CommandFailed(message, argv, stderr, returncode)
 
 
-def looks_not_found(returncode: int, stderr: str) -> bool:
-    """True when a run-as helper (runuser, sudo) could not execute the target program."""
+def looks_not_found(returncode: int, stderr: str, helper: str) -> bool:
+    """True when the run-as `helper` (runuser, sudo…) says it could not execute the program.
+
+    runuser and sudo exit 1 ("runuser: failed to execute /x: No such file or directory",
+    "sudo: /x: command not found"); env and shells exit 127.
+    """
     if returncode not in (1, 126, 127):
         return False
-    first = stderr.strip().splitlines()[0].lower() if stderr.strip() else ""
-    is_helper = first.startswith(("runuser:", "sudo:", "su:"))
-    return is_helper and any(p in first for p in NOT_FOUND_PATTERNS)
+    text = stderr.strip()
+    first = text.splitlines()[0].lower() if text else ""
+    program = first.partition(":")[0].rsplit("/", 1)[-1]  # "/usr/bin/env: …" → "env"
+    return program == helper.lower() and any(p in first for p in NOT_FOUND_PATTERNS)
