@@ -37,13 +37,14 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 translations: venv
-	@$(BIN)/pybabel compile -q -d portal/translations
+	@$(BIN)/pybabel compile -d portal/translations >/dev/null
 
 cluster: system
 	@bash $(CLUSTER) start
 
 image: system
 	@bash $(CLUSTER) image
+	@bash $(CLUSTER) image-jupyter
 
 lint: venv
 	$(BIN)/ruff check .
