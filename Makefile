@@ -19,8 +19,9 @@ test: venv frontend translations cluster image
 
 system:
 	@bash $(CLUSTER) install
-	@command -v chromium >/dev/null && fc-list | grep -qi wqy || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
+	@command -v chromium >/dev/null && fc-list | grep -qi wqy && test -x /usr/sbin/sshd && \
+	  command -v ssh >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq chromium fonts-wqy-zenhei openssh-server openssh-client >/dev/null; }
 
 venv: system $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt setup.cfg

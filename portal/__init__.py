@@ -59,12 +59,16 @@ def _select_locale() -> str:
 def _register_blueprints(app: Flask) -> None:
     from portal.api import bp as api_bp
     from portal.auth import bp as auth_bp
+    from portal.keys import bp as keys_bp
     from portal.main import bp as main_bp
     from portal.settings import bp as settings_bp
+    from portal.whitelists import bp as whitelists_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(settings_bp)
+    app.register_blueprint(keys_bp)
+    app.register_blueprint(whitelists_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
 

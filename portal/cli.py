@@ -174,5 +174,9 @@ def cluster_status(as_json):
         click.echo(f"gpu {model}: {free} free of {total}")
 
 
+from portal.cli_netsec import register as _register_netsec  # noqa: E402 - needs `main` above
+
+_register_netsec(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -48,7 +48,10 @@ MENU: list[MenuSection] = [
     MenuSection(
         "network-security",
         _l("Network Security"),
-        [MenuItem("keys", _l("Keys")), MenuItem("whitelists", _l("Whitelists"))],
+        [
+            MenuItem("keys", _l("Keys"), "keys.index"),
+            MenuItem("whitelists", _l("Whitelists"), "whitelists.index"),
+        ],
     ),
     MenuSection(
         "account",

@@ -3,6 +3,7 @@
 from portal.db import Base
 from portal.models.audit import AuditEvent
 from portal.models.cluster import ClusterSnapshot
+from portal.models.netsec import SshKey, Whitelist, WhitelistRule
 from portal.models.projects import Membership, Project, ProjectRole
 from portal.models.users import ApiToken, User
 
@@ -14,5 +15,8 @@ __all__ = [
     "Membership",
     "Project",
     "ProjectRole",
+    "SshKey",
     "User",
+    "Whitelist",
+    "WhitelistRule",
 ]
