@@ -45,7 +45,6 @@ cluster: system
 
 image: system
 	@bash $(CLUSTER) image
-	@bash $(CLUSTER) image-jupyter
 
 lint: venv
 	$(BIN)/ruff check .
