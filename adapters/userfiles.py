@@ -1,0 +1,168 @@
+"""Files in a user's workspace, created and read AS that user (ARCHITECTURE.md decision 1).
+
+The portal never opens a user's files with its own rights: every operation runs a small
+coreutils program through the run-as prefix of the command runner (`runuser -u USER --`
+on the dev cluster, `sudo -n -u USER --` in production), so the kernel applies the
+user's own permissions and a symlink planted in the workspace can only lead where the
+user could go anyway. Paths come from the portal's database, never from a URL; each is
+checked to be absolute and normalised before use.
+
+`stream_range` is the one place that reads a child's output incrementally (a 50 MB log
+must not be held in memory); it uses the runner's prefix, environment and user check.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+
+from adapters.errors import AdapterError, CommandFailed
+from adapters.runner import MINIMAL_PATH, CommandRunner, validate_user
+
+log = logging.getLogger(__name__)
+
+CHUNK = 64 * 1024
+MAX_READ = 4 * 1024 * 1024  # read_range is for small pieces; downloads use stream_range
+STREAM_TIMEOUT = 3600.0
+
+
+def _bin(name: str) -> str:
+    """Absolute path of a coreutils program, so a sudoers rule can name it exactly."""
+    return shutil.which(name, path=MINIMAL_PATH) or name
+
+
+def check_path(path: str) -> str:
+    """An absolute, normalised path on one line, at least two levels deep.
+
+    Raises ValueError otherwise (defence in depth: callers build these paths themselves).
+    """
+    if not isinstance(path, str) or not path.startswith("/") or os.path.normpath(path) != path:
+        raise ValueError(f"not an absolute normalised path: {path!r}")
+    if any(ch in path for ch in "\x00\n\r") or path.count("/") < 2:
+        raise ValueError(f"refusing path {path!r}")
+    return path
+
+
+class UserFiles:
+    """Create, write and read files as a given Unix user through `runner`."""
+
+    def __init__(self, runner: CommandRunner | None = None):
+        self.runner = runner or CommandRunner()
+
+    def make_dirs(self, user: str, *paths: str, mode: int = 0o700) -> None:
+        """`mkdir -p -m MODE` each path as `user` (existing ones are kept as they are).
+
+        Raises CommandFailed (e.g. permission denied) or CommandTimeout.
+        """
+        checked = [check_path(p) for p in paths]
+        self.runner.run([_bin("mkdir"), "-p", "-m", f"{mode:o}", "--", *checked], as_user=user)
+
+    def write(self, user: str, path: str, data: bytes | str) -> None:
+        """Create or replace `path` with `data`, as `user` (the file gets the user's umask).
+
+        Raises CommandFailed or CommandTimeout.
+        """
+        payload = data.encode() if isinstance(data, str) else data
+        argv = [_bin("dd"), f"of={check_path(path)}", "status=none"]
+        self.runner.run(argv, as_user=user, input=payload)
+
+    def size(self, user: str, path: str) -> int | None:
+        """The file's size in bytes, or None when it does not exist (yet).
+
+        Raises CommandFailed for other failures (e.g. permission denied).
+        """
+        argv = [_bin("stat"), "--format=%s", "--", check_path(path)]
+        try:
+            result = self.runner.run(argv, as_user=user)
+        except CommandFailed as exc:
+            if "no such file" in exc.stderr.lower():
+                return None
+            raise
+        try:
+            return int(result.stdout.strip())
+        except ValueError:
+            raise AdapterError(f"stat printed no size for {path}", result.argv) from None
+
+    def read_range(self, user: str, path: str, offset: int, length: int) -> bytes:
+        """Up to `length` bytes of `path` from `offset` (fewer at the end of the file)."""
+        if offset < 0 or length < 0 or length > MAX_READ:
+            raise ValueError("offset and length must be >= 0 and length at most 4 MiB")
+        if length == 0:
+            return b""
+        result = self.runner.run(_dd_read(check_path(path), offset, length), as_user=user)
+        return result.raw_stdout
+
+    def remove_tree(self, user: str, path: str) -> None:
+        """`rm -rf` a directory the portal created for `user`, as `user`."""
+        path = check_path(path)
+        if path.count("/") < 3:
+            raise ValueError(f"refusing to remove a shallow path: {path!r}")
+        self.runner.run([_bin("rm"), "-rf", "--", path], as_user=user)
+
+    def stream_range(
+        self, user: str, path: str, offset: int = 0, length: int | None = None
+    ) -> Iterator[bytes]:
+        """Yield `path`'s bytes from `offset` (`length` of them, or to the end) in chunks.
+
+        Reads as `user` through the runner's prefix and minimal environment. Closing the
+        generator (a client that went away) ends the child; so does STREAM_TIMEOUT.
+        Raises ValueError for a bad range; a read failure ends the stream early.
+        """
+        if offset < 0 or (length is not None and length < 0):
+            raise ValueError("offset and length must be >= 0")
+        argv = _dd_read(check_path(path), offset, length)
+        full = [p.replace("{user}", validate_user(user)) for p in self.runner.run_as_prefix]
+        return _stream([*full, *argv], dict(self.runner.env))
+
+
+def _dd_read(path: str, offset: int, length: int | None) -> list[str]:
+    argv = [_bin("dd"), f"if={path}", f"bs={CHUNK}", "status=none"]
+    flags = []
+    if offset:
+        argv.append(f"skip={offset}")
+        flags.append("skip_bytes")
+    if length is not None:
+        argv.append(f"count={length}")
+        flags.append("count_bytes")
+    if flags:
+        argv.append("iflag=" + ",".join(flags))
+    return argv
+
+
+def _stream(argv: list[str], env: dict) -> Iterator[bytes]:
+    proc = subprocess.Popen(  # noqa: S603 - argv list, no shell; see module docstring
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd="/",
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + STREAM_TIMEOUT
+    try:
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            chunk = proc.stdout.read1(CHUNK)
+            if not chunk:
+                break
+            yield chunk
+    finally:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+        proc.stdout.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if proc.returncode not in (0, -signal.SIGTERM):
+            log.warning("streaming %s ended with status %s", argv[-4:], proc.returncode)
