@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 CLUSTER := etc/devcluster/cluster.sh
 PYTEST_ARGS ?=
 
-.PHONY: run test venv frontend translations system cluster image lint bench stop clean
+.PHONY: run test venv frontend translations translations-update system cluster image lint bench \
+	stop clean
 
 run: venv frontend translations cluster image
 	@bash etc/run-portal.sh
@@ -40,11 +41,17 @@ node_modules/.installed: package.json package-lock.json
 translations: venv
 	@$(BIN)/pybabel compile -d portal/translations >/dev/null
 
+# After adding strings: refresh the catalogue, then translate the new entries in the .po file.
+translations-update: venv
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot .
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations -w 100
+
 cluster: system
 	@bash $(CLUSTER) start
 
 image: system
 	@bash $(CLUSTER) image
+	@bash $(CLUSTER) image-jupyter
 
 lint: venv
 	$(BIN)/ruff check .

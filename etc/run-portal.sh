@@ -16,6 +16,11 @@ fi
 # Plain http on loopback: cookies cannot be Secure there. Behind TLS, leave this unset.
 export PORTAL_SESSION_COOKIE_SECURE=${PORTAL_SESSION_COOKIE_SECURE:-false}
 $BIN/portal init --demo >/dev/null
+# The dev cluster's session image (make image builds it) as a public image, once.
+if [[ -d var/images/jupyter ]]; then
+  $BIN/portal image register jupyter --path "$PWD/var/images/jupyter" \
+    --framework "Python 3 / JupyterLab" --display-name "JupyterLab" --if-missing >/dev/null
+fi
 $BIN/portal worker --once >/dev/null || true
 [[ -f var/worker.pid ]] && kill "$(cat var/worker.pid)" 2>/dev/null || true
 $BIN/portal worker >>var/worker.log 2>&1 &
@@ -26,5 +31,8 @@ echo "  Portal:    http://$BIND/"
 sed -e 's/^username=/  Admin:     /' -e 's/^password=/  Password:  /' var/admin-credentials
 echo "  (stored in var/admin-credentials, mode 0600; demo users in var/demo-credentials-*)"
 echo
-$BIN/gunicorn --bind "$BIND" --workers 2 --threads 4 --pid var/gunicorn.pid \
+# Threaded (gthread) workers: every open websocket (a JupyterLab tab holds several, plus the
+# web terminal) keeps one thread for as long as it is open, so 4 threads per worker would
+# let two users' tabs block every page. 32 per worker leaves room for a class of users.
+$BIN/gunicorn --bind "$BIND" --workers 2 --threads 32 --pid var/gunicorn.pid \
   --access-logfile var/access.log --error-logfile var/gunicorn.log "portal.wsgi:app"

@@ -57,31 +57,51 @@ def _select_locale() -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.admin import bp as admin_bp
     from portal.api import bp as api_bp
     from portal.auth import bp as auth_bp
+    from portal.jobs import bp as jobs_bp
+    from portal.jobtemplates import bp as jobtemplates_bp
     from portal.keys import bp as keys_bp
     from portal.main import bp as main_bp
+    from portal.projects import bp as projects_bp
+    from portal.proxy import bp as proxy_bp
+    from portal.schedules import bp as schedules_bp
+    from portal.sessions import bp as sessions_bp
     from portal.settings import bp as settings_bp
     from portal.whitelists import bp as whitelists_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(settings_bp)
+    app.register_blueprint(jobs_bp)
+    app.register_blueprint(jobtemplates_bp)
+    app.register_blueprint(schedules_bp)
     app.register_blueprint(keys_bp)
     app.register_blueprint(whitelists_bp)
+    app.register_blueprint(sessions_bp)
+    app.register_blueprint(proxy_bp)
+    app.register_blueprint(projects_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
 
 
 def _register_context(app: Flask) -> None:
-    from portal.menu import MENU
+    from portal.menu import MENU, menu_href, visible_menu
     from portal.services.users import current_membership, user_projects
 
     @app.context_processor
     def layout_context():
         from flask_babel import get_locale
 
-        ctx = {"menu": MENU, "languages": app.config["LANGUAGES"], "get_locale": get_locale}
+        ctx = {
+            "menu": MENU,
+            "visible_menu": visible_menu,
+            "menu_href": menu_href,
+            "languages": app.config["LANGUAGES"],
+            "get_locale": get_locale,
+        }
         if current_user.is_authenticated:
             ctx["memberships"] = user_projects(current_user)
             ctx["current_membership"] = current_membership(current_user)

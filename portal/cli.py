@@ -174,9 +174,21 @@ def cluster_status(as_json):
         click.echo(f"gpu {model}: {free} free of {total}")
 
 
+from portal.cli_jobs import register as _register_jobs  # noqa: E402 - needs `main` above
+
+_register_jobs(main)
+
 from portal.cli_netsec import register as _register_netsec  # noqa: E402 - needs `main` above
 
 _register_netsec(main)
+
+from portal.cli_sessions import register as _register_sessions  # noqa: E402 - needs `main`
+
+_register_sessions(main)
+
+from portal.cli_projects import register as _register_projects  # noqa: E402 - needs `main`
+
+_register_projects(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

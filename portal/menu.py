@@ -23,13 +23,15 @@ class MenuSection:
 
 
 MENU: list[MenuSection] = [
-    MenuSection("projects", _l("Projects"), [MenuItem("projects", _l("Projects"))]),
+    MenuSection(
+        "projects", _l("Projects"), [MenuItem("projects", _l("Projects"), "projects.index")]
+    ),
     MenuSection(
         "ml-services",
         _l("ML Services"),
         [
-            MenuItem("create-container", _l("Create container")),
-            MenuItem("containers", _l("Container list")),
+            MenuItem("create-container", _l("Create container"), "sessions.new"),
+            MenuItem("containers", _l("Container list"), "sessions.index"),
             MenuItem("custom-images", _l("Custom images")),
             MenuItem("gpu-rental", _l("GPU rental overview")),
         ],
@@ -38,11 +40,11 @@ MENU: list[MenuSection] = [
         "ml-jobs",
         _l("ML Jobs"),
         [
-            MenuItem("run-job", _l("Run job")),
-            MenuItem("jobs", _l("Job list")),
-            MenuItem("create-template", _l("Create template")),
-            MenuItem("templates", _l("Templates")),
-            MenuItem("schedules", _l("Schedules")),
+            MenuItem("run-job", _l("Run job"), "jobs.new"),
+            MenuItem("jobs", _l("Job list"), "jobs.index"),
+            MenuItem("create-template", _l("Create template"), "jobtemplates.new"),
+            MenuItem("templates", _l("Templates"), "jobtemplates.index"),
+            MenuItem("schedules", _l("Schedules"), "schedules.index"),
         ],
     ),
     MenuSection(
@@ -68,7 +70,39 @@ MENU: list[MenuSection] = [
         ],
     ),
     MenuSection("contact", _l("Contact admin"), [MenuItem("contact", _l("Contact admin"))]),
+    # F13: platform administration, shown to admins only (not part of F1's user menu).
+    MenuSection(
+        "admin",
+        _l("Administration"),
+        [
+            MenuItem("admin-projects", _l("All projects"), "admin.projects", admin_only=True),
+            MenuItem("admin-qos", _l("QOS"), "admin.qos_list", admin_only=True),
+            MenuItem("admin-users", _l("Users"), "admin.users", admin_only=True),
+            MenuItem(
+                "admin-images", _l("Public images"), "sessions.images_admin", admin_only=True
+            ),
+        ],
+    ),
 ]
+
+
+def visible_menu(is_admin: bool) -> list[tuple[MenuSection, list[MenuItem]]]:
+    """The sections and items this user sees; sections left empty are dropped."""
+    shown = []
+    for section in MENU:
+        items = [item for item in section.items if is_admin or not item.admin_only]
+        if items:
+            shown.append((section, items))
+    return shown
+
+
+def menu_href(item: MenuItem) -> str:
+    """The item's page, or the "not built yet" page while its feature is missing."""
+    from flask import current_app, url_for
+
+    if item.endpoint and item.endpoint in current_app.view_functions:
+        return url_for(item.endpoint)
+    return url_for("main.coming_soon", key=item.key)
 
 
 def find_item(key: str) -> MenuItem | None:

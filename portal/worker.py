@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 
-from portal.services import cluster
+from portal.services import cluster, project_expiry, schedrun, sessionsync
 from portal.slurm import make_scheduler
 
 log = logging.getLogger("portal.worker")
@@ -15,8 +15,13 @@ log = logging.getLogger("portal.worker")
 def run_cycle(app) -> dict:
     """One pass; returns a summary. Each step commits on its own so one failure stops nothing."""
     with app.app_context():
-        snapshot = cluster.refresh(make_scheduler(app.config))
-        return {"cluster_ok": snapshot.error is None, "error": snapshot.error}
+        scheduler = make_scheduler(app.config)
+        snapshot = cluster.refresh(scheduler)
+        summary = {"cluster_ok": snapshot.error is None, "error": snapshot.error}
+        summary.update(schedrun.worker_steps(scheduler, snapshot))  # job states, schedules
+        summary.update(sessionsync.worker_step(scheduler, snapshot))  # interactive sessions
+        summary.update(project_expiry.enforce_expiry())  # projects past their end date
+        return summary
 
 
 def run_forever(app, interval: float | None = None) -> None:

@@ -8,6 +8,7 @@
 #   cluster.sh restart        stop + start
 #   cluster.sh status         one line per daemon + sinfo; exit 0 only if jobs can run
 #   cluster.sh image          build the Charliecloud test image var/images/base if missing
+#   cluster.sh image-jupyter  build the session image var/images/jupyter from base if missing
 #
 # The cluster is a machine-wide singleton: /etc/slurm is shared by every checkout. The
 # installed slurm.conf records the state dir (VAR) it was started with and a hash of the
@@ -332,7 +333,7 @@ ensure_accounting() {
 		say "registering cluster $CLUSTER"
 		sacctmgr_i add cluster "$CLUSTER"
 	fi
-	assoc_missing || return 0
+	assoc_missing || { ensure_coordinators; return 0; }
 	say "creating accounts and associations"
 	sacctmgr_i add account proja Description="Project A" Organization=devcluster
 	sacctmgr_i add account projb Description="Project B" Organization=devcluster
@@ -343,6 +344,13 @@ ensure_accounting() {
 		sacctmgr_i add user "$name" Account="$accts" DefaultAccount="$def"
 	done
 	! assoc_missing || die "accounts/associations still missing after sacctmgr (see above)"
+	ensure_coordinators
+}
+
+# The demo projects' managers (portal/services/bootstrap.py) are Slurm coordinators.
+ensure_coordinators() {
+	sacctmgr_i add coordinator account=proja names=alice
+	sacctmgr_i add coordinator account=projb names=bob
 }
 
 # ------------------------------------------------------------------------------ state
@@ -554,8 +562,67 @@ cmd_image() {
 	say "image ok: $IMAGES/base (ch-run as alice runs python3)"
 }
 
+# ---------------------------------------------------------------------- image-jupyter
+# The interactive-session image (issue 4): a copy of base plus python3-venv, an sshd binary
+# and JupyterLab (Jupyter Server), ipykernel and terminado in /opt/venv. Built once, in a temp dir that is
+# renamed into place. apt runs in a chroot of the copy (as root, no daemons started); pip
+# runs in the same chroot against a temporary copy of the host's CA bundle, which is
+# removed again, together with the resolver config and the sshd host keys (each session's
+# sshd makes its own).
+JUPYTER_PIP=(jupyter_server==2.21.1 jupyterlab==4.6.6 ipykernel==7.4.0 terminado==0.18.1)
+
+jupyter_ok() {
+	runuser -u alice -- env USER=alice HOME=/tmp ch-run "$IMAGES/jupyter" -- \
+		/opt/venv/bin/python -c 'import jupyter_server, ipykernel, terminado; print(1)' 2>&1 |
+		grep -qx 1 &&
+		runuser -u alice -- env USER=alice HOME=/tmp ch-run "$IMAGES/jupyter" -- /usr/sbin/sshd -V 2>&1 |
+		grep -q OpenSSH
+}
+
+build_jupyter() { # TMPDIR_OF_IMAGE
+	local tmp=$1
+	cp -a "$IMAGES/base/." "$tmp/"
+	cp -L /etc/resolv.conf "$tmp/etc/resolv.conf"
+	cp -L /etc/ssl/certs/ca-certificates.crt "$tmp/tmp/build-ca.crt"
+	printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
+	chmod 0755 "$tmp/usr/sbin/policy-rc.d"
+	chroot "$tmp" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+		sh -c 'apt-get -q update && apt-get -q install -y --no-install-recommends python3-venv openssh-server' ||
+		return 1
+	chroot "$tmp" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp \
+		PIP_CERT=/tmp/build-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
+		sh -c 'python3 -m venv /opt/venv && /opt/venv/bin/pip install -q "$@"' pip "${JUPYTER_PIP[@]}" ||
+		return 1
+	rm -f "$tmp/usr/sbin/policy-rc.d" "$tmp/tmp/build-ca.crt" "$tmp"/etc/ssh/ssh_host_*
+	: >"$tmp/etc/resolv.conf"
+	rm -rf "$tmp"/var/cache/apt/*.bin "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/* \
+		"$tmp"/usr/share/doc/* "$tmp"/usr/share/man/* "$tmp"/var/log/*.log "$tmp"/root/.cache
+	chmod 0755 "$tmp"
+}
+
+cmd_image_jupyter() {
+	need_root image-jupyter
+	[[ -d $IMAGES/base ]] || cmd_image
+	exec 8>"$IMAGES/.lock"
+	flock -w 900 8 || die "another image build holds $IMAGES/.lock"
+	if [[ ! -d $IMAGES/jupyter ]]; then
+		local t0=$SECONDS tmp
+		rm -rf "$IMAGES"/.jupyter.tmp.* # leftovers of interrupted builds (we hold the lock)
+		tmp=$(mktemp -d "$IMAGES/.jupyter.tmp.XXXXXX")
+		trap 'rm -rf "$tmp"' EXIT
+		say "building $IMAGES/jupyter (base + python3-venv, sshd, ${JUPYTER_PIP[*]})"
+		build_jupyter "$tmp" >"$IMAGES/jupyter-build.log" 2>&1 </dev/null ||
+			die "building the jupyter image failed; see $IMAGES/jupyter-build.log"
+		mv -T "$tmp" "$IMAGES/jupyter"
+		trap - EXIT
+		say "image built in $((SECONDS - t0))s ($(du -sh "$IMAGES/jupyter" | cut -f1))"
+	fi
+	jupyter_ok || die "ch-run $IMAGES/jupyter as alice cannot import jupyter_server or run sshd"
+	say "image ok: $IMAGES/jupyter (Jupyter Server, ipykernel, terminado, sshd)"
+}
+
 # ------------------------------------------------------------------------------- main
-usage() { sed -n '5,10s/^# \{0,3\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '5,11s/^# \{0,3\}//p' "${BASH_SOURCE[0]}"; }
 
 case ${1:-} in
 install) cmd_install ;;
@@ -567,6 +634,7 @@ restart)
 	;;
 status) cmd_status ;;
 image) cmd_image ;;
+image-jupyter) cmd_image_jupyter ;;
 -h | --help | help) usage ;;
 *) usage >&2; exit 2 ;;
 esac

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from portal.api import keys, routes, whitelists  # noqa: E402,F401
+from portal.api import jobs, keys, projects, routes, sessions, whitelists  # noqa: E402,F401

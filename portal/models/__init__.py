@@ -3,8 +3,17 @@
 from portal.db import Base
 from portal.models.audit import AuditEvent
 from portal.models.cluster import ClusterSnapshot
+from portal.models.jobs import Job, JobEvent, JobTemplate, Schedule, ScheduleEvent
 from portal.models.netsec import SshKey, Whitelist, WhitelistRule
-from portal.models.projects import Membership, Project, ProjectRole
+from portal.models.projects import (
+    ExtensionRequest,
+    ExtensionStatus,
+    Membership,
+    Project,
+    ProjectRole,
+    ProjectStatus,
+)
+from portal.models.sessions import PublicImage, Session
 from portal.models.users import ApiToken, User
 
 __all__ = [
@@ -12,9 +21,19 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "ClusterSnapshot",
+    "ExtensionRequest",
+    "ExtensionStatus",
+    "Job",
+    "JobEvent",
+    "JobTemplate",
     "Membership",
     "Project",
     "ProjectRole",
+    "ProjectStatus",
+    "PublicImage",
+    "Schedule",
+    "ScheduleEvent",
+    "Session",
     "SshKey",
     "User",
     "Whitelist",

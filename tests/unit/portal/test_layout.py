@@ -18,7 +18,15 @@ def test_menu_lists_every_f1_item_in_order(make_user, auth, client):
     page = client.get("/").get_data(as_text=True)
     positions = [page.index(f">{label}</a>") for label in F1_MENU]
     assert positions == sorted(positions)
-    assert sum(len(s.items) for s in MENU) == len(F1_MENU)
+    assert sum(1 for s in MENU for i in s.items if not i.admin_only) == len(F1_MENU)
+    assert 'data-section="admin"' not in page
+
+
+def test_admins_also_see_the_administration_section(make_user, auth, client):
+    make_user("ursula", admin=True)
+    auth.login()
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-section="admin"' in page and ">QOS</a>" in page
 
 
 def test_unbuilt_page_says_so(make_user, auth, client):

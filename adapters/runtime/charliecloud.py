@@ -1,0 +1,81 @@
+"""Charliecloud (`ch-run`): unprivileged directory images; the dev cluster's and CI's runtime.
+
+ch-run needs $USER set (the job script exports it) and can only bind onto directories
+that exist in a read-only image, so the user's home is mounted with `--home` (host
+$HOME at guest /home/$USER) rather than `-b`. It binds the host's /dev, so /dev/shm is
+the node's shared tmpfs: `shm_size` cannot be enforced per container here (memory used
+there still counts against the job where Slurm limits memory).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+from adapters.runtime.base import (
+    Bind,
+    Runtime,
+    check_command,
+    check_count,
+    check_env,
+    check_path,
+)
+
+
+class Charliecloud(Runtime):
+    """`ch-run [options] IMAGE -- CMD...`; `home` is the job owner's host home directory."""
+
+    name = "charliecloud"
+
+    def __init__(self, binary: str = "ch-run", home: str | None = None):
+        self.binary = binary
+        self.home = check_path("home", home) if home else None
+
+    def exec_argv(
+        self,
+        image: str,
+        command_argv: Sequence[str],
+        *,
+        binds: Sequence[Bind] = (),
+        env: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+        gpus: int = 0,
+        shm_size: int = 0,
+        writable: bool = False,
+    ) -> list[str]:
+        """See Runtime.exec_argv. A bind of the home directory onto /home/<user> becomes
+        `--home`; `writable` maps to `--write` (directory images only: it changes the
+        image itself, so callers pass it only for a private copy)."""
+        argv = [self.binary]
+        for bind in binds:
+            argv += self._bind_args(bind)
+        for key, value in check_env(env).items():
+            argv.append(f"--set-env={key}={value}")
+        if env:
+            argv.append("--env-no-expand")  # values are literal: no $VAR expansion
+        if workdir is not None:
+            argv.append(f"--cd={check_path('workdir', workdir)}")
+        check_count("gpus", gpus)  # the node's /dev is bound; CUDA_VISIBLE_DEVICES passes
+        check_count("shm_size", shm_size)
+        if writable:
+            argv.append("--write")
+        argv += [check_path("image", image), "--", *check_command(command_argv)]
+        return argv
+
+    def _bind_args(self, bind: Bind) -> list[str]:
+        if self.home and bind.source == self.home and self._is_home_target(bind.target):
+            return ["--home"]
+        if bind.read_only:
+            raise ValueError("ch-run binds are read-write; read-only binds are not supported")
+        return [f"--bind={bind.source}:{bind.target}"]
+
+    @staticmethod
+    def _is_home_target(target: str) -> bool:
+        parent, name = os.path.split(target)
+        return parent == "/home" and bool(name)
+
+    def image_exists(self, path: str) -> bool:
+        """A directory image: a directory with the usual top-level entries ch-run needs."""
+        return os.path.isdir(path) and all(
+            os.path.exists(os.path.join(path, entry)) for entry in ("bin", "etc", "usr")
+        )

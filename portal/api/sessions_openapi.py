@@ -1,0 +1,120 @@
+"""OpenAPI paths and schemas of the sessions and images API (merged into
+portal.api.openapi's PATHS/SCHEMAS when portal.api.sessions is imported)."""
+
+from __future__ import annotations
+
+from portal.api.openapi import _errors, _ok
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list(name: str) -> dict:
+    return {"type": "array", "items": _ref(name)}
+
+
+def _body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+SESSION_ID = [{"name": "session_id", "in": "path", "required": True,
+               "schema": {"type": "integer"}}]
+STRINGS = {"type": "array", "items": {"type": "string"}}
+INTS = {"type": "array", "items": {"type": "integer"}}
+
+SESSION_PATHS: dict = {
+    "/sessions": {
+        "get": {"summary": "Sessions in the current project (own; managers: all members')",
+                "responses": {"200": _ok(_list("Session")), **_errors(401)}},
+        "post": {"summary": "Create a session; with `members` (managers) one per member × count",
+                 "requestBody": _body(_ref("SessionInput")),
+                 "responses": {"201": _ok(_ref("Session"), "Submitted (a list for batch)"),
+                               **_errors(400, 401, 403)}},
+    },
+    "/sessions/{session_id}": {
+        "get": {"summary": "A session with its connection information (owner)",
+                "parameters": SESSION_ID,
+                "responses": {"200": _ok(_ref("Session")), **_errors(401, 404)}},
+        "delete": {"summary": "scancel the session (state `deleting` until Slurm confirms)",
+                   "parameters": SESSION_ID,
+                   "responses": {"202": _ok(_ref("Session"), "Deleting"),
+                                 **_errors(400, 401, 404)}},
+    },
+    "/images": {
+        "get": {"summary": "Images the user may start (public; custom ones later)",
+                "responses": {"200": _ok(_list("Image")), **_errors(401)}},
+        "post": {"summary": "Register a public image (platform admins)",
+                 "requestBody": _body(_ref("ImageInput")),
+                 "responses": {"201": _ok(_ref("RegisteredImage"), "Registered"),
+                               **_errors(400, 401, 403)}},
+    },
+}
+
+SESSION_SCHEMAS: dict = {
+    "SessionInput": {
+        "type": "object", "required": ["name", "image"],
+        "properties": {
+            "name": {"type": "string"}, "image": {"type": "string"},
+            "image_type": {"enum": ["public", "custom"]},
+            "gpu_model": {"type": "string"}, "gpu_count": {"type": "integer"},
+            "cpus": {"type": "integer"}, "mem_gb": {"type": "integer"},
+            "shm_gb": {"type": "integer"},
+            "start": {"enum": ["now", "at"]}, "begin_at": {"type": "string", "format": "date-time"},
+            "end": {"enum": ["never", "at", "hours"]},
+            "end_at": {"type": "string", "format": "date-time"}, "hours": {"type": "integer"},
+            "ssh_auth": {"enum": ["none", "key", "password"]}, "ssh_key_ids": INTS,
+            "webterm_password": {"type": "string"}, "whitelist_ids": INTS,
+            "allow_all": {"type": "boolean"},
+            "members": {"type": "object", "additionalProperties": {"type": "integer"},
+                        "description": "Batch create (managers): username → count"},
+        },
+    },
+    "Session": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"}, "owner": {"type": "string"},
+            "project": {"type": "string"},
+            "state": {"enum": ["submitting", "pending", "starting", "running", "deleting",
+                               "ended", "failed"]},
+            "reason": {"type": ["string", "null"]}, "reason_text": {"type": "string"},
+            "deployment_id": {"type": ["string", "null"], "description": "Slurm job id"},
+            "gpu_model": {"type": ["string", "null"]}, "gpu_count": {"type": "integer"},
+            "cpus": {"type": "integer"}, "mem_gb": {"type": "integer"},
+            "image": {"type": "string"}, "framework": {"type": "string"},
+            "services": STRINGS, "nodes": STRINGS, "error": {"type": ["string", "null"]},
+            "connection": {
+                "type": "object",
+                "properties": {"host": {"type": ["string", "null"]},
+                               "ssh_command": {"type": ["string", "null"]},
+                               "jupyter_url": {"type": ["string", "null"]},
+                               "terminal_url": {"type": ["string", "null"]}}},
+        },
+    },
+    "Image": {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "display_name": {"type": "string"},
+                       "type": {"type": "string"}, "framework": {"type": "string"},
+                       "services": STRINGS, "auth": STRINGS},
+    },
+    "ImageInput": {
+        "type": "object", "required": ["name", "path"],
+        "properties": {"name": {"type": "string"}, "path": {"type": "string"},
+                       "framework": {"type": "string"}, "display_name": {"type": "string"},
+                       "description": {"type": "string"}, "services": STRINGS,
+                       "auth_methods": STRINGS, "shell": {"type": "string"}},
+    },
+    "RegisteredImage": {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                       "path": {"type": "string"}, "framework": {"type": "string"},
+                       "services": STRINGS, "auth": STRINGS, "enabled": {"type": "boolean"}},
+    },
+}
+
+
+def register() -> None:
+    from portal.api.openapi import PATHS, SCHEMAS
+
+    PATHS.update(SESSION_PATHS)
+    SCHEMAS.update(SESSION_SCHEMAS)

@@ -1,0 +1,328 @@
+"""Batch jobs (F6): create, submit, list, show, delete. Pages, API, CLI and worker share these.
+
+A job is recorded first (with a uuid tag), then its directory, command file and script
+are written in the owner's workspace as the owner, then it is submitted as the owner into
+the current project's Slurm account, tagged with `--comment=portal-job-<uuid>` so that
+after any crash the worker can find it again instead of submitting twice (decision 2).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from adapters import unix
+from adapters.errors import (
+    AdapterError,
+    CommandTimeout,
+    JobNotFound,
+    SlurmRejected,
+    SlurmUnreachable,
+)
+from adapters.scheduler import JobSpec
+from adapters.scheduler.slurm import sbatch_args
+from adapters.userfiles import UserFiles
+from portal import db
+from portal.models import Job, JobEvent, Membership, ProjectRole
+from portal.services import Forbidden, NotFound, ServiceError, audit, cluster
+from portal.services import jobscript as scripts
+from portal.services.images import get_image
+from portal.services.jobspec import JobRequest, parse_request, validate_name
+from portal.services.users import current_membership, user_projects
+from portal.slurm import make_scheduler
+
+TAG_PREFIX = "portal-job-"
+ACTIVE = ("submitting", "pending", "held", "running", "completing", "suspended", "unknown")
+TERMINAL = ("completed", "failed", "cancelled", "timeout", "node_fail", "preempted", "lost")
+STATE_OF = {"queued": "pending", "queued_held": "held"}
+
+
+@dataclass
+class Backend:
+    """What jobs need from the outside world: Slurm and the users' files."""
+
+    scheduler: object
+    files: UserFiles
+
+
+def get_backend() -> Backend:
+    """The Slurm adapter and the user-file adapter, sharing one configured runner."""
+    scheduler = make_scheduler(current_app.config)
+    return Backend(scheduler, UserFiles(scheduler.runner))
+
+
+def tag_of(job: Job) -> str:
+    return TAG_PREFIX + job.uuid
+
+
+def portal_state(slurm_state: str) -> str:
+    """The portal's state name for a JobState value ("queued" shows as "pending")."""
+    return STATE_OF.get(slurm_state, slurm_state)
+
+
+def require_membership(user, project_id: int | None = None) -> Membership:
+    """The user's current project (or `project_id` if they are a member of it).
+
+    Raises ServiceError("no_project") / Forbidden("other_project").
+    """
+    if project_id is not None:
+        for membership in user_projects(user):
+            if membership.project_id == project_id:
+                return membership
+        raise Forbidden(_l("You are not a member of that project."), "other_project")
+    membership = current_membership(user)
+    if membership is None:
+        raise ServiceError(
+            _l("You are not a member of any project: ask a project manager to add you."),
+            "no_project",
+        )
+    if not user.unix_user:
+        raise ServiceError(_l("Your portal account has no Unix account."), "no_unix_account")
+    return membership
+
+
+def job_root(unix_user: str) -> tuple[str, str]:
+    """(home, job root) of a Unix account. Raises ServiceError("no_unix_account")."""
+    account = unix.lookup(unix_user)
+    if account is None:
+        raise ServiceError(
+            _l("Unix account %(name)s does not exist on this host.", name=unix_user),
+            "no_unix_account",
+        )
+    pattern = current_app.config.get("JOB_DIR", "{home}/portal-jobs")
+    return account.home, pattern.format(home=account.home, user=unix_user)
+
+
+def create_job(user, data: Mapping, *, template=None, backend: Backend | None = None) -> Job:
+    """Validate, record and submit a job from a form, JSON body or template.
+
+    Returns the job (state "pending", or "submitting" with `error` set when Slurm did not
+    answer: the worker then finds or resubmits it). Raises ServiceError for bad input
+    and ServiceError("slurm_rejected") with Slurm's words when Slurm refuses; nothing is
+    kept in that case.
+    """
+    membership = require_membership(user)
+    if template is not None and template.project_id != membership.project_id:
+        raise Forbidden(_l("That template belongs to another project."), "other_project")
+    name = validate_name(data.get("name"))
+    request = parse_request(user, data, cluster.cached_view())
+    job = new_job(user, membership, name, request, template_id=getattr(template, "id", None))
+    db.session.add(job)
+    db.session.commit()
+    launch(job, backend or get_backend())
+    audit.record("job.create", f"job:{job.id}", name=job.name, slurm_job_id=job.slurm_job_id)
+    return job
+
+
+def new_job(user, membership, name: str, request: JobRequest, **extra) -> Job:
+    """An unsaved Job row for `request` in the membership's project."""
+    return Job(
+        uuid=uuid.uuid4().hex,
+        user_id=user.id,
+        project_id=membership.project_id,
+        name=name,
+        account=membership.project.account,
+        directory="",
+        state="submitting",
+        **request.as_dict(),
+        **extra,
+    )
+
+
+def _partition(job: Job) -> str | None:
+    """GPU jobs: a partition whose nodes have that model (the default one first).
+
+    CPU-only jobs: a partition called "cpu" if the cluster has one. None: Slurm's default.
+    """
+    view = cluster.cached_view()
+    parts = sorted(view.get("partitions", []), key=lambda p: not p.get("default"))
+    if job.gpu_count:
+        with_model = {
+            n["name"] for n in view.get("nodes", []) if job.gpu_model in (n.get("gpus") or {})
+        }
+        for part in parts:
+            if with_model & set(part.get("nodes") or []):
+                return part["name"]
+        return None
+    names = [p["name"] for p in parts]
+    return current_app.config.get("CPU_PARTITION", "cpu") if "cpu" in names else None
+
+
+def prepare(job: Job, backend: Backend, *, begin=None, dependency=None) -> JobSpec:
+    """Write the job's directory, command file and script as its owner; return the spec.
+
+    Raises ServiceError (unknown image or account, unusable path) or AdapterError.
+    """
+    unix_user = job.user.unix_user
+    home, root = job_root(unix_user)
+    job.directory = f"{root}/{job.id}-{job.uuid[:12]}"
+    if "%" in job.directory or "\\" in job.directory:  # sbatch would expand them in --output
+        raise ServiceError(_l("The job directory path cannot be used."), "bad_directory")
+    image = get_image(job.user, job.image, job.image_type)
+    data = scripts.ScriptInput(
+        job_id=job.id, tag=tag_of(job), name=job.name, user=unix_user, home=home,
+        workspace=current_app.config.get("WORKSPACE", "{home}").format(home=home),
+        directory=job.directory, image_path=image.path, image_key=image.key,
+        shell=image.shell, gpus=job.gpu_count, shm_gb=job.shm_gb,
+        runtime=current_app.config.get("CONTAINER_RUNTIME", "charliecloud"),
+    )
+    spec = JobSpec(
+        script="#!/bin/bash\n", job_name=job.name, account=job.account,
+        partition=job.partition, cpus=job.cpus, mem=f"{job.mem_gb}G",
+        gres=f"gpu:{job.gpu_model}:{job.gpu_count}" if job.gpu_count else None,
+        begin=begin, dependency=dependency, workdir=job.directory, output=data.log_file,
+    )
+    job.sbatch_args = sbatch_args(spec)
+    job.script = scripts.render(data, job.sbatch_args)
+    backend.files.make_dirs(unix_user, root, job.directory)
+    backend.files.write(unix_user, data.command_file, job.command.encode("utf-8"))
+    backend.files.write(unix_user, data.script_file, job.script.encode("utf-8"))
+    return replace(spec, script=job.script)
+
+
+def launch(job: Job, backend: Backend, *, begin=None, dependency=None, keep_rejected=False):
+    """Write the files and submit `job` (already committed, so its tag is on record).
+
+    On refusal the row is deleted (or kept as "failed" with `keep_rejected`) and
+    ServiceError("slurm_rejected") raised; when Slurm does not answer the job stays
+    "submitting" with `error` set for the worker to resolve.
+    """
+    if job.partition is None:
+        job.partition = _partition(job)
+    try:
+        spec = prepare(job, backend, begin=begin, dependency=dependency)
+        slurm_id = backend.scheduler.submit_idempotent(
+            spec, as_user=job.user.unix_user, tag=tag_of(job)
+        )
+    except (SlurmUnreachable, CommandTimeout) as exc:
+        job.error = exc.message
+        db.session.commit()
+        return job
+    except (SlurmRejected, ServiceError, AdapterError, ValueError) as exc:
+        _rejected(job, backend, exc, keep_rejected)
+    job.slurm_job_id = slurm_id
+    job.state, job.error = "pending", None
+    job.submitted_at = db.utcnow()
+    event(job, "submitted", slurm_job_id=slurm_id, begin=begin.isoformat() if begin else None)
+    db.session.commit()
+    return job
+
+
+def _rejected(job: Job, backend: Backend, exc: Exception, keep: bool):
+    message = getattr(exc, "message", None) or str(exc)
+    code = exc.code if isinstance(exc, ServiceError) else "slurm_rejected"
+    if keep:
+        job.state, job.error, job.upcoming = "failed", str(message), False
+        event(job, "rejected", message=str(message))
+        db.session.commit()
+    else:
+        if job.directory and job.user.unix_user:
+            try:
+                backend.files.remove_tree(job.user.unix_user, job.directory)
+            except (AdapterError, ValueError):
+                pass  # nothing to clean, or not ours to clean
+        db.session.delete(job)
+        db.session.commit()
+    if isinstance(exc, SlurmRejected):
+        raise ServiceError(_l("Slurm refused the job: %(message)s", message=message), code)
+    if isinstance(exc, ServiceError):
+        raise exc
+    raise ServiceError(_l("The job could not be prepared: %(message)s", message=message), code)
+
+
+def event(job: Job, kind: str, at=None, **details) -> JobEvent:
+    """Append an event to the job's history (committed by the caller); `at` defaults to now,
+    Slurm's own time is given where known (a start, an end)."""
+    record = JobEvent(job=job, kind=kind, at=at or db.utcnow(),
+                      details={k: v for k, v in details.items() if v is not None})
+    db.session.add(record)
+    return record
+
+
+def visible_jobs(user, membership: Membership | None = None, limit: int = 500) -> list[Job]:
+    """The job list: the user's own jobs in the project; managers also see members' jobs."""
+    membership = membership or current_membership(user)
+    if membership is None:
+        return []
+    stmt = select(Job).where(Job.project_id == membership.project_id, Job.hidden.is_(False))
+    if membership.role != ProjectRole.MANAGER:
+        stmt = stmt.where(Job.user_id == user.id)
+    return list(db.session.scalars(stmt.order_by(Job.id.desc()).limit(limit)))
+
+
+def get_job(user, job_id: int) -> Job:
+    """The user's own job. Raises NotFound for anyone else's (no hint that it exists)."""
+    job = db.session.get(Job, job_id)
+    if job is None or job.user_id != user.id:
+        raise NotFound(_l("No such job."))
+    return job
+
+
+def delete_job(user, job_id: int, backend: Backend | None = None) -> Job:
+    """Cancel the job if it may still run, and hide it from the list.
+
+    A schedule's upcoming run is skipped: the schedule's next run is submitted at once.
+    Raises NotFound, or ServiceError with Slurm's words if the cancel is refused.
+    """
+    job = get_job(user, job_id)
+    backend = backend or get_backend()
+    if job.state == "submitting" and not job.slurm_job_id:
+        _adopt_for_cancel(job, backend)
+    if job.state not in TERMINAL and job.slurm_job_id:
+        cancel(job, backend)
+    was_upcoming = job.upcoming
+    job.hidden = True
+    job.upcoming = False
+    if job.state == "submitting":
+        job.state = "cancelled"  # the worker cancels it should the submission surface
+    db.session.commit()
+    audit.record("job.delete", f"job:{job.id}", name=job.name, slurm_job_id=job.slurm_job_id)
+    if was_upcoming and job.schedule_id:
+        from portal.services import schedrun
+
+        schedrun.run_skipped(job, backend)
+    return job
+
+
+def _adopt_for_cancel(job: Job, backend: Backend) -> None:
+    """A submission whose answer was lost may still have reached Slurm: find it by tag."""
+    try:
+        found = backend.scheduler.find_by_comment(tag_of(job), user=job.user.unix_user)
+    except AdapterError as exc:
+        raise ServiceError(exc.message, "slurm_unavailable", 503) from None
+    if found is not None:
+        job.slurm_job_id = found.id
+
+
+def cancel(job: Job, backend: Backend) -> None:
+    """scancel as the owner; a job Slurm no longer knows is fine. Raises ServiceError."""
+    try:
+        backend.scheduler.delete(job.slurm_job_id, as_user=job.user.unix_user)
+    except JobNotFound:
+        pass
+    except SlurmRejected as exc:
+        raise ServiceError(exc.message, "slurm_rejected") from None
+    except AdapterError as exc:
+        raise ServiceError(exc.message, "slurm_unavailable", 503) from None
+    event(job, "cancel_requested")
+
+
+def find_submitted(job: Job, backend: Backend) -> dict | None:
+    """The Slurm job carrying `job`'s tag, live or finished, as a plain dict, or None.
+
+    Asks squeue, then sacct since the job was recorded. Raises AdapterError when either
+    cannot answer (then nobody may resubmit: the job may exist).
+    """
+    tag = tag_of(job)
+    found = backend.scheduler.find_by_comment(tag, user=job.user.unix_user)
+    if found is None:
+        since = job.created_at.replace(tzinfo=UTC) - timedelta(minutes=1)
+        past = backend.scheduler.history(since=since, user=job.user.unix_user)
+        found = next((j for j in past if j.comment == tag), None)
+    return cluster._plain(found) if found is not None else None

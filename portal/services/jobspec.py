@@ -1,0 +1,178 @@
+"""What a job asks for (F6/F7): validation shared by jobs, templates and schedules.
+
+Every value a user sends is checked here, once, for pages, API and CLI alike. Names end
+up as Slurm job names and file names, so they are a conservative character set; the
+command is free text (quotes, `$()`, backticks, newlines, any language) because it is
+never interpolated anywhere: it is written to its own file and run by the container's
+shell exactly as typed (ARCHITECTURE.md decision 2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from flask_babel import lazy_gettext as _l
+
+from portal.services import ServiceError
+from portal.services.images import IMAGE_TYPES, PUBLIC, get_image
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+# Templates and schedules name their jobs "<name>-<n>": leave room for the number.
+SHORT_NAME = 48
+GPU_MODEL_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
+MAX_COMMAND_BYTES = 64 * 1024
+# Used when the cluster cache is empty (worker not run yet): Slurm has the last word.
+FALLBACK_LIMITS = {"cpus": 256, "mem_gb": 4096, "gpus": 16}
+_BAD_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A validated job specification (what jobs and templates store)."""
+
+    gpu_model: str | None
+    gpu_count: int
+    cpus: int
+    mem_gb: int
+    shm_gb: int
+    image_type: str
+    image: str
+    framework: str
+    command: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate_name(value: object, what: str = "job") -> str:
+    """A job (up to 64 characters), template or schedule (up to 48) name.
+
+    Letters, digits, '.', '_' and '-', starting with a letter or digit. Raises
+    ServiceError("invalid_name"): shell metacharacters are refused, not escaped.
+    """
+    name = str(value or "").strip()
+    limit = 64 if what == "job" else SHORT_NAME
+    if not NAME_RE.match(name) or len(name) > limit:
+        raise ServiceError(
+            _l(
+                "A name is 1–%(limit)s characters: letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit.",
+                limit=limit,
+            ),
+            "invalid_name",
+        )
+    return name
+
+
+def validate_command(value: object) -> str:
+    """The command text as typed; Windows line ends become Unix ones.
+
+    Raises ServiceError("invalid_command") for an empty command, NUL or other control
+    characters (tabs and newlines are fine), text that is not valid Unicode, or more
+    than 64 KiB.
+    """
+    if not isinstance(value, str):
+        raise ServiceError(_l("The command must be text."), "invalid_command")
+    command = value.replace("\r\n", "\n")
+    if not command.strip():
+        raise ServiceError(_l("Enter the command to run."), "invalid_command")
+    if _BAD_CONTROL.search(command):
+        raise ServiceError(
+            _l("The command contains control characters (only tabs and new lines may be used)."),
+            "invalid_command",
+        )
+    try:
+        size = len(command.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ServiceError(_l("The command is not valid text."), "invalid_command") from None
+    if size > MAX_COMMAND_BYTES:
+        raise ServiceError(_l("The command is longer than 64 KiB."), "invalid_command")
+    return command
+
+
+def _int(data: Mapping, key: str, default: int, low: int, high: int, code: str, label) -> int:
+    raw = data.get(key, default)
+    if raw in (None, ""):
+        raw = default
+    try:
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise ValueError
+        value = int(str(raw).strip()) if not isinstance(raw, int) else raw
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not low <= value <= high:
+        raise ServiceError(
+            _l("%(field)s must be a whole number from %(low)s to %(high)s.",
+               field=label, low=low, high=high),
+            code,
+        )
+    return value
+
+
+def cluster_limits(view: Mapping | None) -> dict:
+    """Largest node's CPUs and memory, and GPUs per model, from the cached cluster view."""
+    if not view or not view.get("available") or not view.get("nodes"):
+        return {**FALLBACK_LIMITS, "gpu_models": None}
+    nodes = view["nodes"]
+    models: dict[str, int] = {}
+    for node in nodes:
+        for model, counts in (node.get("gpus") or {}).items():
+            models[model] = max(models.get(model, 0), int(counts[0]))
+    return {
+        "cpus": max(int(n.get("cpus_total") or 1) for n in nodes),
+        "mem_gb": max(1, max(int(n.get("mem_total_mb") or 0) for n in nodes) // 1024),
+        "gpus": max(models.values(), default=0),
+        "gpu_models": models,
+    }
+
+
+def _gpu(data: Mapping, limits: dict) -> tuple[str | None, int]:
+    models = limits["gpu_models"]
+    model = str(data.get("gpu_model") or "").strip() or None
+    high = models.get(model, 0) if (models is not None and model) else limits["gpus"]
+    count = _int(data, "gpu_count", 0, 0, max(high, 0), "invalid_gpu_count", _l("GPU count"))
+    if count == 0:
+        return None, 0
+    if model is None and models:
+        model = sorted(models)[0]
+    offered = models is None or model in models
+    if model is None or not GPU_MODEL_RE.match(model) or not offered:
+        raise ServiceError(
+            _l("The GPU model %(model)s is not offered by this cluster.", model=str(model)[:32]),
+            "invalid_gpu_model",
+        )
+    return model, count
+
+
+def parse_request(user, data: Mapping, cluster_view: Mapping | None = None) -> JobRequest:
+    """Validate hardware, image and command from a form, JSON body or template.
+
+    Raises ServiceError with a stable code naming the first bad field.
+    """
+    limits = cluster_limits(cluster_view)
+    gpu_model, gpu_count = _gpu(data, limits)
+    cpus = _int(data, "cpus", 1, 1, limits["cpus"], "invalid_cpus", _l("CPU cores"))
+    mem_gb = _int(data, "mem_gb", 4, 1, limits["mem_gb"], "invalid_memory", _l("Memory (GB)"))
+    shm_gb = _int(data, "shm_gb", 0, 0, mem_gb, "invalid_shm", _l("Shared memory (GB)"))
+    image_type = str(data.get("image_type") or PUBLIC)
+    if image_type not in IMAGE_TYPES:
+        raise ServiceError(_l("Unknown image type."), "invalid_image_type")
+    image = get_image(user, str(data.get("image") or ""), image_type)
+    return JobRequest(
+        gpu_model=gpu_model,
+        gpu_count=gpu_count,
+        cpus=cpus,
+        mem_gb=mem_gb,
+        shm_gb=shm_gb,
+        image_type=image.type,
+        image=image.key,
+        framework=image.framework,
+        command=validate_command(data.get("command")),
+    )
+
+
+def spec_of(row) -> dict:
+    """The JobRequest fields of a job or template row, as a plain dict."""
+    return {f: getattr(row, f) for f in JobRequest.__dataclass_fields__}

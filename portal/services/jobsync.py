@@ -1,0 +1,169 @@
+"""The worker's job-state step: bring each open job's cached state up to date.
+
+Reads the cycle's one `squeue` snapshot (decision 3); only jobs that left squeue, or that
+squeue shows as ended (it has no exit code), are asked of the accounting database, all in
+one `sacct` call. A job neither knows is UNKNOWN while either command failed, and "lost"
+only when both answered and it has been gone for LOST_AFTER. Events are recorded on each
+transition (held, started on <node>, and how it ended, with exit code and reason).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from adapters.errors import AdapterError
+from portal import db
+from portal.models import Job
+from portal.services import cluster
+from portal.services import jobs as jobsvc
+
+log = logging.getLogger(__name__)
+
+LOST_AFTER = timedelta(minutes=10)
+SACCT_LAG = timedelta(minutes=2)
+ENDED = {"completed", "failed", "cancelled", "timeout", "node_fail", "preempted"}
+
+
+def naive_utc(value) -> datetime | None:
+    """An ISO string or aware datetime from Slurm as a naive UTC datetime."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if value.tzinfo is None:
+        value = value.astimezone()  # Slurm's local time
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def index_jobs(snapshot_jobs: list[dict] | None) -> tuple[dict, dict]:
+    """(by Slurm id, by portal tag) for the snapshot's job dicts."""
+    by_id, by_tag = {}, {}
+    for info in snapshot_jobs or []:
+        by_id[info["id"]] = info
+        comment = info.get("comment") or ""
+        if comment.startswith(jobsvc.TAG_PREFIX):
+            by_tag[comment] = info
+    return by_id, by_tag
+
+
+def apply(job: Job, info: dict) -> bool:
+    """Copy Slurm's view of the job onto the row, recording events. True if it changed."""
+    state = jobsvc.portal_state(info.get("state") or "unknown")
+    before = (job.state, job.started_at)
+    _set(job, "reason", (info.get("reason") or None) and str(info["reason"])[:255])
+    nodes = ",".join(info.get("nodes") or []) or None
+    _set(job, "nodes", nodes[:255] if nodes else job.nodes)
+    started = naive_utc(info.get("start_time"))
+    if state in ("running", "completing") or (state in ENDED and started and nodes):
+        _set(job, "started_at", started or job.started_at or db.utcnow())
+    if job.started_at and before[1] is None:
+        jobsvc.event(job, "started", at=job.started_at, node=job.nodes)
+    if state == "held" and before[0] != "held":
+        jobsvc.event(job, "held", reason=job.reason)
+    if state in ENDED:
+        _set(job, "ended_at", naive_utc(info.get("end_time")) or db.utcnow())
+        _set(job, "exit_code", info.get("exit_code"))
+        _set(job, "exit_signal", info.get("exit_signal"))
+        if before[0] != state:
+            jobsvc.event(job, state, at=job.ended_at, exit_code=job.exit_code,
+                         signal=job.exit_signal, reason=job.reason)
+    _set(job, "state", state)
+    return (job.state, job.started_at) != before
+
+
+def _set(row, attr: str, value) -> None:
+    if getattr(row, attr) != value:
+        setattr(row, attr, value)
+
+
+def open_jobs() -> list[Job]:
+    return list(db.session.scalars(select(Job).where(Job.state.in_(jobsvc.ACTIVE))))
+
+
+def sync_jobs(backend, snapshot_jobs: list[dict] | None, now: datetime | None = None) -> dict:
+    """One pass over every open job. Never raises for Slurm trouble; returns counts."""
+    if snapshot_jobs is None:
+        return {}
+    now = now or db.utcnow()
+    by_id, by_tag = index_jobs(snapshot_jobs)
+    changed, ask_history = 0, []
+    for job in open_jobs():
+        if job.slurm_job_id is None:
+            changed += _recover(job, backend, by_tag, now)
+            continue
+        info = by_id.get(job.slurm_job_id)
+        if info is not None and jobsvc.portal_state(info["state"]) not in ENDED:
+            changed += apply(job, info)
+        else:
+            ask_history.append((job, info))
+    if ask_history:
+        changed += _from_history(backend, ask_history, now)
+    db.session.commit()
+    return {"changed": changed} if changed else {}
+
+
+def _from_history(backend, pending: list[tuple[Job, dict | None]], now: datetime) -> int:
+    """Ended jobs from sacct (with exit codes). squeue's word is used only when sacct
+    still lacks a job SACCT_LAG after it ended; a job neither knows becomes "lost"."""
+    try:
+        found = backend.scheduler.history([job.slurm_job_id for job, _ in pending])
+    except AdapterError as exc:
+        log.warning("sacct failed, job states stay as they were: %s", exc.message)
+        return 0
+    by_id = {info.id: cluster._plain(info) for info in found}
+    changed = 0
+    for job, live in pending:
+        info = by_id.get(job.slurm_job_id)
+        if info is None and live is not None:
+            ended = naive_utc(live.get("end_time"))
+            info = live if ended is None or ended < now - SACCT_LAG else None
+            if info is None:
+                continue
+        if info is not None:
+            changed += apply(job, info)
+        elif (job.submitted_at or job.created_at) < now - LOST_AFTER:
+            job.state, job.reason = "lost", "Slurm has no record of this job"
+            jobsvc.event(job, "lost")
+            changed += 1
+    return changed
+
+
+def _recover(job: Job, backend, by_tag: dict, now: datetime) -> int:
+    """A job recorded but not known to be submitted: adopt it by its tag, or resubmit.
+
+    Schedule runs are left to the schedule step (it holds the schedule's lock). A plain
+    job is resubmitted only once its submission is older than the lock lease (so one
+    still in flight elsewhere is never doubled) and neither squeue nor sacct knows its tag.
+    """
+    lease = timedelta(seconds=float(current_app.config.get("SCHEDULE_LOCK_SECONDS", 120)))
+    info = by_tag.get(jobsvc.tag_of(job))
+    if info is None and (job.schedule_id is not None or job.created_at > now - lease):
+        return 0
+    try:
+        info = info or jobsvc.find_submitted(job, backend)
+    except AdapterError as exc:
+        log.warning("cannot look up job %s by its tag: %s", job.id, exc.message)
+        return 0
+    if info is not None:
+        adopt(job, info, now)
+        return 1
+    try:
+        jobsvc.launch(job, backend, keep_rejected=True)
+    except Exception as exc:  # noqa: BLE001 - one job's trouble must not stop the step
+        log.warning("resubmitting job %s failed: %s", job.id, exc)
+    return 1
+
+
+def adopt(job: Job, info: dict, now: datetime) -> None:
+    """Record that the Slurm job `info` (found by its tag) is this job."""
+    job.slurm_job_id, job.error = info["id"], None
+    job.submitted_at = job.submitted_at or now
+    jobsvc.event(job, "submitted", slurm_job_id=info["id"], adopted=True)
+    apply(job, info)

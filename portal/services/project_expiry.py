@@ -1,0 +1,155 @@
+"""Project expiry and extension requests (F2).
+
+Policy: a project runs through its end date. The day after, the worker blocks it in
+Slurm — GrpJobs=0 and GrpSubmitJobs=0 on the account association — so new submissions
+are refused (AssocGrpSubmitJobsLimit) and pending jobs do not start; running jobs and
+sessions finish normally. The project page says why. A member may ask for N more days;
+when an admin approves, the end date moves to max(end date, today) + N and, if the
+project was blocked, Slurm lets it run again at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal import db
+from portal.models import ExtensionRequest, ExtensionStatus, Project, ProjectStatus
+from portal.services import Forbidden, NotFound, ServiceError
+from portal.services import project_rules as rules
+from portal.services import project_slurm as ps
+from portal.services.projects import _audit, get_project
+
+log = logging.getLogger(__name__)
+
+
+def today() -> date:
+    return date.today()
+
+
+def should_block(project: Project, on: date | None = None) -> bool:
+    return project.end_date is not None and project.end_date < (on or today())
+
+
+def sync_block(changes, project: Project, on: date | None = None) -> str | None:
+    """Block or unblock `project` in Slurm (as a step of `changes`) to match its dates.
+
+    Returns "expired", "restored" or None (nothing to do); updates the row, unsaved.
+    """
+    blocked = should_block(project, on)
+    if blocked == (project.status == ProjectStatus.EXPIRED):
+        return None
+    acc, account = changes.accounts, project.account
+    changes.step(lambda: acc.modify_account(account, ps.block_settings(blocked)),
+                 lambda: acc.modify_account(account, ps.block_settings(not blocked)),
+                 f"block {account}={blocked}")
+    if blocked:
+        project.status = ProjectStatus.EXPIRED
+        project.blocked_at = db.utcnow()
+        project.blocked_reason = str(_l(
+            "The project ended on %(date)s. New jobs are refused and pending jobs do not "
+            "start; running jobs finish. Ask for an extension to continue.",
+            date=project.end_date.isoformat()))
+        return "expired"
+    project.status = ProjectStatus.ACTIVE
+    project.blocked_at, project.blocked_reason = None, ""
+    return "restored"
+
+
+def enforce_expiry(on: date | None = None) -> dict:
+    """The worker's step: block projects past their end date, unblock extended ones.
+
+    Each project is its own change (one slurmdbd failure stops nothing else); failures
+    are logged and retried next cycle. Returns counts and errors for the cycle summary.
+    """
+    summary: dict = {"projects_expired": 0, "projects_restored": 0, "expiry_errors": []}
+    for project in db.session.scalars(select(Project).order_by(Project.id)):
+        if should_block(project, on) == (project.status == ProjectStatus.EXPIRED):
+            continue
+        try:
+            with ps.both_sides() as changes:
+                outcome = sync_block(changes, project, on)
+                if outcome:
+                    _audit(None, f"project.{'expire' if outcome == 'expired' else 'restore'}",
+                           project.account, end_date=str(project.end_date))
+        except ServiceError as exc:
+            log.warning("expiry of %s: %s", project.account, exc.message)
+            summary["expiry_errors"].append(f"{project.account}: {exc.message}")
+            continue
+        if outcome:
+            summary[f"projects_{outcome}"] += 1
+    return summary
+
+
+def request_extension(actor, project_id: int, days: object, reason: str = "") -> ExtensionRequest:
+    """A member asks for `days` more days. One open request per project at a time.
+
+    Raises NotFound (not a member), ServiceError (bad days, no end date, one pending).
+    """
+    project = get_project(actor, project_id)
+    days = rules.parse_days(days)
+    if project.end_date is None:
+        raise ServiceError(_l("This project has no end date to extend."), "no_end_date")
+    pending = select(ExtensionRequest.id).where(
+        ExtensionRequest.project_id == project.id,
+        ExtensionRequest.status == ExtensionStatus.PENDING)
+    if db.session.scalar(pending) is not None:
+        raise ServiceError(
+            _l("An extension request for this project is already waiting for an admin."),
+            "pending_request",
+        )
+    request = ExtensionRequest(project_id=project.id, requested_by_id=actor.id, days=days,
+                               reason=rules.validate_description(reason))
+    project.extension_requests.append(request)
+    _audit(actor, "project.extension_request", project.account, days=days)
+    db.session.commit()
+    return request
+
+
+def pending_requests() -> list[ExtensionRequest]:
+    stmt = (select(ExtensionRequest)
+            .where(ExtensionRequest.status == ExtensionStatus.PENDING)
+            .order_by(ExtensionRequest.id))
+    return list(db.session.scalars(stmt))
+
+
+def get_request(actor, request_id: int) -> ExtensionRequest:
+    """A request its project's members may see. Raises NotFound."""
+    request = db.session.get(ExtensionRequest, request_id)
+    if request is None:
+        raise NotFound(_l("No such extension request."))
+    get_project(actor, request.project_id)
+    return request
+
+
+def decide(actor, request_id: int, approve: bool, message: str = "") -> ExtensionRequest:
+    """Admin: approve (move the end date, unblock in Slurm) or reject with a message.
+
+    Raises Forbidden, NotFound, ServiceError ("decided", "message_required") and the
+    Slurm errors of `both_sides` (then the request stays pending and nothing changed).
+    """
+    if not actor.is_admin:
+        raise Forbidden(_l("Only platform administrators decide extension requests."))
+    request = get_request(actor, request_id)
+    if request.status != ExtensionStatus.PENDING:
+        raise ServiceError(_l("This request has already been decided."), "decided")
+    message = rules.validate_description(message)
+    if not approve and not message:
+        raise ServiceError(_l("Say why the request is rejected."), "message_required")
+    project = request.project
+    with ps.both_sides() as changes:
+        request.decided_by_id = getattr(actor, "id", None)
+        request.decided_at, request.decision_message = db.utcnow(), message
+        request.status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REJECTED
+        if approve:
+            request.old_end_date = project.end_date
+            base = max(project.end_date or today(), today())
+            project.end_date = request.new_end_date = date.fromordinal(
+                base.toordinal() + request.days)
+            sync_block(changes, project)
+        _audit(actor, f"project.extension_{request.status.value}", project.account,
+               days=request.days, end_date=str(project.end_date), message=message)
+    return request

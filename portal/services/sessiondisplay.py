@@ -1,0 +1,68 @@
+"""How sessions read on pages, API and CLI: state words, pending reasons, hardware."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from portal.services import sessionconn
+from portal.services.jobdisplay import hardware, reason_text
+
+STATES = {
+    "submitting": _l("submitting"),
+    "pending": _l("pending"),
+    "starting": _l("starting"),
+    "running": _l("running"),
+    "deleting": _l("deleting"),
+    "ended": _l("ended"),
+    "failed": _l("failed"),
+}
+SERVICES = {"jupyter": _l("Jupyter"), "ssh": _l("SSH"), "webterm": _l("Web terminal")}
+
+
+def state_label(state: str) -> str:
+    return str(STATES.get(state, state))
+
+
+def gpu_spec(session) -> str:
+    if not session.gpu_count:
+        return str(_l("no GPU"))
+    return f"{session.gpu_model}:{session.gpu_count}"
+
+
+def session_view(session) -> dict:
+    """Labels for lists and the detail page (no secrets)."""
+    return {
+        "state": state_label(session.state),
+        "reason": reason_text(session.reason) if session.state == "pending" else "",
+        "hardware": hardware(session),
+        "gpu_spec": gpu_spec(session),
+        "services": [str(SERVICES.get(s, s)) for s in session.services or []],
+        "open": session.state == "running",
+        "deletable": session.state not in ("deleting",),
+        "refresh": session.state in ("submitting", "pending", "starting", "deleting"),
+    }
+
+
+def session_json(session, *, connection: bool = False) -> dict:
+    """The API's view of a session; `connection` adds where to connect (no secrets)."""
+    def iso(value):
+        return value.isoformat() + "Z" if value else None
+
+    data = {
+        "id": session.id, "name": session.name, "owner": session.user.username,
+        "project": session.project.account, "state": session.state,
+        "slurm_state": session.slurm_state, "reason": session.reason,
+        "reason_text": session_view(session)["reason"],
+        "deployment_id": session.slurm_job_id, "slurm_job_id": session.slurm_job_id,
+        "gpu_model": session.gpu_model, "gpu_count": session.gpu_count, "cpus": session.cpus,
+        "mem_gb": session.mem_gb, "shm_gb": session.shm_gb, "image": session.image,
+        "framework": session.framework, "services": list(session.services or []),
+        "nodes": sessionconn.node_list(session), "error": session.error,
+        "created_at": iso(session.created_at), "started_at": iso(session.started_at),
+        "end_at": iso(session.end_at), "begin_at": iso(session.begin_at),
+        "time_limit_min": session.time_limit_min,
+        "whitelists": [w.name for w in session.whitelists], "allow_all": session.allow_all,
+    }
+    if connection:
+        data["connection"] = sessionconn.connection_info(session)
+    return data

@@ -1,0 +1,353 @@
+"""Interactive sessions (F3): create, batch create, list, show, delete. Pages, API, CLI share these.
+
+A session is recorded first (with a uuid tag), then its directory, sshd files and script
+are written in the owner's workspace as the owner, then it is submitted as the owner into
+the project's Slurm account with `--comment=portal-session-<uuid>` (decision 2), so the
+worker can adopt it after any crash. State comes from the worker's cache (decision 3);
+`probe` looks at one starting session at most every PROBE_INTERVAL so that "Jupyter
+answers" does not wait for the next worker cycle.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from adapters.errors import AdapterError, CommandTimeout, SlurmRejected, SlurmUnreachable
+from adapters.scheduler import JobSpec
+from adapters.scheduler.slurm import sbatch_args
+from adapters.sshd import Sshd
+from portal import db
+from portal.models import Membership, ProjectRole, Session, Whitelist
+from portal.services import NotFound, ServiceError, audit, cluster, proxy
+from portal.services import keys as keysvc
+from portal.services import sessionscript as scripts
+from portal.services import whitelists as wlsvc
+from portal.services.jobs import Backend, get_backend, job_root, require_membership
+from portal.services.passwords import hash_password
+from portal.services.sessionspec import SessionRequest, parse_request
+from portal.services.users import current_membership
+
+TAG_PREFIX = "portal-session-"
+OPEN = ("submitting", "pending", "starting", "running", "deleting")
+DELETABLE = ("submitting", "pending", "starting", "running")
+PROBE_INTERVAL = timedelta(seconds=0.25)
+
+
+def tag_of(session: Session) -> str:
+    return TAG_PREFIX + session.uuid
+
+
+def project_quota(membership: Membership) -> dict | None:
+    """Per-user limits of the project ("gpus", "cpus", "mem_gb"), where recorded.
+
+    The projects feature (issue 3) owns quotas; until it records them Slurm's own limits
+    refuse what is over quota, with Slurm's words.
+    """
+    return getattr(membership.project, "session_quota", None)
+
+
+def _max_minutes(view: Mapping) -> int | None:
+    limits = [p.get("max_time") for p in view.get("partitions", []) if p.get("max_time")]
+    return max(limits) if limits else None
+
+
+def create_session(user, data: Mapping, *, backend: Backend | None = None) -> Session:
+    """Validate, record and submit a session for `user` in their current project.
+
+    Returns the session ("pending", or "submitting" with `error` when Slurm did not
+    answer). Raises ServiceError for bad input, or "slurm_rejected" with Slurm's words.
+    """
+    membership = require_membership(user)
+    view = cluster.cached_view()
+    request = parse_request(user, data, view, quota=project_quota(membership),
+                            max_minutes=_max_minutes(view))
+    session = new_session(user, membership, request, created_by=user)
+    db.session.add(session)
+    db.session.commit()
+    launch(session, backend or get_backend())
+    audit.record("session.create", f"session:{session.id}", name=session.name,
+                 slurm_job_id=session.slurm_job_id, image=session.image)
+    return session
+
+
+def new_session(owner, membership: Membership, request: SessionRequest, *, created_by) -> Session:
+    """An unsaved Session row for `request` owned by `owner` in the membership's project."""
+    fields = {k: getattr(request, k) for k in (
+        "name", "gpu_model", "gpu_count", "cpus", "mem_gb", "shm_gb", "image_type", "image",
+        "image_path", "framework", "shell", "allow_all", "begin_at", "end_at", "time_limit_min")}
+    password = request.webterm_password
+    return Session(
+        uuid=uuid.uuid4().hex, user_id=owner.id, user=owner, project_id=membership.project_id,
+        created_by_id=created_by.id, account=membership.project.account, state="submitting",
+        services=list(request.services), ssh_key_ids=list(request.ssh_key_ids),
+        webterm_password_hash=hash_password(password) if password else None,
+        whitelists=[db.session.get(Whitelist, i) for i in request.whitelist_ids],
+        **fields,
+    )
+
+
+def _partition(session: Session) -> str | None:
+    """A partition with the session's GPU model (the default first); None: Slurm's default."""
+    view = cluster.cached_view()
+    parts = sorted(view.get("partitions", []), key=lambda p: not p.get("default"))
+    if not session.gpu_count:
+        return None
+    nodes = {n["name"] for n in view.get("nodes", []) if session.gpu_model in (n.get("gpus") or {})}
+    return next((p["name"] for p in parts if nodes & set(p.get("nodes") or [])), None)
+
+
+def script_input(session: Session) -> scripts.SessionScriptInput:
+    unix_user = session.user.unix_user
+    home, _ = job_root(unix_user)
+    workspace = current_app.config.get("WORKSPACE", "{home}").format(home=home)
+    root = current_app.config.get("SESSION_DIR", "{home}/portal-sessions").format(
+        home=home, user=unix_user)
+    return scripts.SessionScriptInput(
+        session_id=session.id, tag=tag_of(session), name=session.name, user=unix_user,
+        home=home, workspace=workspace, directory=f"{root}/{session.id}-{session.uuid[:12]}",
+        image_key=session.image, image_path=session.image_path,
+        services=tuple(session.services), gpus=session.gpu_count, shm_gb=session.shm_gb,
+        runtime=current_app.config.get("CONTAINER_RUNTIME", "charliecloud"),
+        base_url=f"/s/{session.id}/",
+        path=current_app.config.get("SESSION_PATH", scripts.DEFAULT_PATH),
+    )
+
+
+def authorized_keys(session: Session) -> list[str]:
+    """One line per chosen key, each limited by the session's whitelists (`from=`)."""
+    option = wlsvc.sshd_from_option(session.whitelists, allow_all=session.allow_all)
+    lines = []
+    for key_id in session.ssh_key_ids:
+        key = keysvc.get_key(session.user, key_id)
+        lines.append(keysvc.authorized_keys_line(key, option))
+    return lines
+
+
+def prepare(session: Session, backend: Backend) -> JobSpec:
+    """Write the session directory, sshd files and script as the owner; return the spec."""
+    data = script_input(session)
+    session.directory = data.directory
+    if "%" in data.directory or "\\" in data.directory:  # sbatch expands them in --output
+        raise ServiceError(_l("The session directory path cannot be used."), "bad_directory")
+    spec = JobSpec(
+        script="#!/bin/bash\n", job_name=session.name, account=session.account,
+        partition=session.partition, cpus=session.cpus, mem=f"{session.mem_gb}G",
+        gres=f"gpu:{session.gpu_model}:{session.gpu_count}" if session.gpu_count else None,
+        time=session.time_limit_min, begin=_aware(session.begin_at),
+        workdir=data.directory, output=data.log_file,
+    )
+    session.sbatch_args = sbatch_args(spec)
+    script = scripts.render(data, session.sbatch_args)
+    user = session.user.unix_user
+    root = data.directory.rsplit("/", 1)[0]
+    backend.files.make_dirs(user, root, data.directory)
+    if "ssh" in session.services:
+        sshd = Sshd(backend.scheduler.runner, backend.files)
+        sshd.prepare(user, data.sshd_spec, authorized_keys(session))
+        backend.files.write(user, data.sshd_spec.config_path, scripts.sshd_config(data))
+    backend.files.write(user, data.script_file, script.encode("utf-8"))
+    return replace(spec, script=script)
+
+
+def _aware(value):
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def launch(session: Session, backend: Backend) -> Session:
+    """Write the files and submit (the row is committed, so its tag is on record).
+
+    On refusal the row and its directory are removed and ServiceError raised; when Slurm
+    does not answer it stays "submitting" with `error` set for the worker to resolve.
+    """
+    if session.partition is None:
+        session.partition = _partition(session)
+    try:
+        spec = prepare(session, backend)
+        job_id = backend.scheduler.submit_idempotent(
+            spec, as_user=session.user.unix_user, tag=tag_of(session))
+    except (SlurmUnreachable, CommandTimeout) as exc:
+        session.error = exc.message
+        db.session.commit()
+        return session
+    except (SlurmRejected, ServiceError, AdapterError, ValueError) as exc:
+        _rejected(session, backend, exc)
+    session.slurm_job_id, session.error = job_id, None
+    session.state, session.submitted_at = "pending", db.utcnow()
+    db.session.commit()
+    return session
+
+
+def _rejected(session: Session, backend: Backend, exc: Exception):
+    message = getattr(exc, "message", None) or str(exc)
+    if session.directory:
+        try:
+            backend.files.remove_tree(session.user.unix_user, session.directory)
+        except (AdapterError, ValueError):
+            pass  # nothing to clean, or not ours to clean
+    db.session.delete(session)
+    db.session.commit()
+    if isinstance(exc, ServiceError):
+        raise exc
+    if isinstance(exc, SlurmRejected):
+        raise ServiceError(_l("Slurm refused the session: %(message)s", message=message),
+                           "slurm_rejected")
+    raise ServiceError(_l("The session could not be prepared: %(message)s", message=message),
+                       "prepare_failed")
+
+
+def is_manager(user, project_id: int) -> bool:
+    stmt = select(Membership.role).where(
+        Membership.user_id == user.id, Membership.project_id == project_id)
+    return db.session.scalar(stmt) == ProjectRole.MANAGER
+
+
+def visible_sessions(user, membership: Membership | None = None, limit: int = 500):
+    """The list: own sessions in the project; managers also see members' (F2)."""
+    membership = membership or current_membership(user)
+    if membership is None:
+        return []
+    stmt = select(Session).where(Session.project_id == membership.project_id,
+                                 Session.hidden.is_(False))
+    if membership.role != ProjectRole.MANAGER:
+        stmt = stmt.where(Session.user_id == user.id)
+    return list(db.session.scalars(stmt.order_by(Session.id.desc()).limit(limit)))
+
+
+def get_session(user, session_id: int, *, manage: bool = False) -> Session:
+    """The user's own session (or, with `manage`, one of a project they manage).
+
+    Raises NotFound for anyone else's, without saying whether it exists.
+    """
+    session = db.session.get(Session, session_id)
+    if session is None or session.hidden:
+        raise NotFound(_l("No such session."))
+    if session.user_id == user.id:
+        return session
+    if manage and is_manager(user, session.project_id):
+        return session
+    raise NotFound(_l("No such session."))
+
+
+def delete_session(user, session_id: int, backend: Backend | None = None) -> Session:
+    """scancel an open session ("deleting" until Slurm confirms); hide an ended one.
+
+    Owners and the project's managers may delete. Raises NotFound, or ServiceError with
+    Slurm's words when the cancel is refused.
+    """
+    session = get_session(user, session_id, manage=True)
+    proxy.forget(session.id)
+    if session.state in ("ended", "failed"):
+        session.hidden = True
+    elif session.state in DELETABLE:
+        backend = backend or get_backend()
+        _cancel(session, backend, as_user=user.unix_user or session.user.unix_user)
+    db.session.commit()
+    audit.record("session.delete", f"session:{session.id}", name=session.name,
+                 slurm_job_id=session.slurm_job_id, owner=session.user.username)
+    return session
+
+
+def _cancel(session: Session, backend: Backend, as_user: str) -> None:
+    if session.slurm_job_id is None:
+        try:
+            found = backend.scheduler.find_by_comment(tag_of(session),
+                                                      user=session.user.unix_user)
+        except AdapterError as exc:
+            raise ServiceError(exc.message, "slurm_unavailable", 503) from None
+        if found is None:
+            session.state, session.ended_at = "ended", db.utcnow()
+            return
+        session.slurm_job_id = found.id
+    try:
+        backend.scheduler.delete(session.slurm_job_id, as_user=as_user)
+    except SlurmRejected as exc:
+        raise ServiceError(exc.message, "slurm_rejected") from None
+    except AdapterError as exc:
+        raise ServiceError(exc.message, "slurm_unavailable", 503) from None
+    session.state, session.delete_requested_at = "deleting", db.utcnow()
+
+
+def delete_sessions(user, session_ids, backend: Backend | None = None) -> list:
+    """Delete several; returns [(id, error message or None)] in the given order."""
+    backend = backend or get_backend()
+    results = []
+    for session_id in session_ids:
+        try:
+            delete_session(user, int(session_id), backend)
+            results.append((session_id, None))
+        except ServiceError as exc:
+            db.session.rollback()
+            results.append((session_id, str(exc.message)))
+    return results
+
+
+def log_tail(session: Session, files, max_bytes: int = 4096, lines: int = 20) -> str:
+    """The last lines of the session's output log, read as the owner ("" if none)."""
+    if not session.directory:
+        return ""
+    path = f"{session.directory}/{scripts.LOG_NAME}"
+    user = session.user.unix_user
+    try:
+        size = files.size(user, path)
+        if not size:
+            return ""
+        data = files.read_range(user, path, max(0, size - max_bytes), min(size, max_bytes))
+    except (AdapterError, ValueError):
+        return ""
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+def probe(session: Session, backend: Backend | None = None) -> Session:
+    """Bring a pending/starting session up to date now, at most every PROBE_INTERVAL.
+
+    One squeue for this one job and, once it runs, one read of its connection file.
+    Bounded per session (not per page view), so slurmctld sees no more RPCs because
+    more people look (decision 3). Never raises for Slurm trouble.
+    """
+    from portal.services import sessionsync
+
+    now = db.utcnow()
+    if session.state not in ("pending", "starting") or not session.slurm_job_id:
+        return session
+    if session.probed_at and now - session.probed_at < PROBE_INTERVAL:
+        return session
+    session.probed_at = now
+    backend = backend or get_backend()
+    try:
+        infos = backend.scheduler.info_all(job_ids=[session.slurm_job_id])
+    except (AdapterError, ValueError):
+        db.session.commit()
+        return session
+    info = next((i for i in infos if i.id == session.slurm_job_id), None)
+    if info is not None and not info.state.is_terminal:
+        sessionsync.apply(session, cluster._plain(info), backend)
+    db.session.commit()
+    return session
+
+
+def sessions_using_key(key) -> list[Session]:
+    """Open sessions whose authorized_keys hold `key` (for keys.key_usage, issue 6)."""
+    return [s for s in db.session.scalars(select(Session).where(
+        Session.user_id == key.user_id, Session.state.in_(OPEN))) if key.id in s.ssh_key_ids]
+
+
+def sessions_using_whitelist(whitelist) -> list[Session]:
+    """Open sessions restricted by `whitelist` (for whitelists.whitelist_usage, issue 6)."""
+    return [s for s in whitelist_sessions(whitelist) if s.state in OPEN]
+
+
+def whitelist_sessions(whitelist) -> list[Session]:
+    from portal.models.sessions import session_whitelists
+
+    stmt = select(Session).join(session_whitelists).where(
+        session_whitelists.c.whitelist_id == whitelist.id)
+    return list(db.session.scalars(stmt))

@@ -1,0 +1,142 @@
+"""The sbatch script of a session, rendered from jobscripts/session.sh.j2 (decision 4).
+
+Like batch jobs (`portal.services.jobscript`): Jinja2 without autoescape, StrictUndefined,
+and every value through `shq`. The container command lines come from the runtime adapter
+(`Runtime.service_argv`); the job script only appends what it learns on the node (the
+ports). The sshd configuration is issue 6's (`adapters.sshd.render_config`), written into
+the session directory before submission.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapters.runtime import Bind, make_runtime
+from adapters.sshd import SshdSpec, render_config, sshd_argv
+from portal.services.jobscript import environment, resubmit_args
+
+SCRIPT_NAME = "session.sh"
+LOG_NAME = "output.log"
+CONN_NAME = "connection.json"
+SSH_DIR = "ssh"
+# The sshd listens where the job script says (`-p`); the config's port is a placeholder.
+PLACEHOLDER_PORT = 2222
+DEFAULT_PATH = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+READY_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class SessionScriptInput:
+    """Everything session.sh.j2 needs; paths are absolute paths on the nodes."""
+
+    session_id: int
+    tag: str
+    name: str
+    user: str
+    home: str
+    workspace: str
+    directory: str
+    image_key: str
+    image_path: str
+    services: tuple[str, ...]
+    gpus: int = 0
+    shm_gb: int = 0
+    runtime: str = "charliecloud"
+    base_url: str = "/"
+    path: str = DEFAULT_PATH
+
+    @property
+    def script_file(self) -> str:
+        return f"{self.directory}/{SCRIPT_NAME}"
+
+    @property
+    def log_file(self) -> str:
+        return f"{self.directory}/{LOG_NAME}"
+
+    @property
+    def conn_file(self) -> str:
+        return f"{self.directory}/{CONN_NAME}"
+
+    @property
+    def sshd_spec(self) -> SshdSpec:
+        return SshdSpec(directory=f"{self.directory}/{SSH_DIR}", port=PLACEHOLDER_PORT)
+
+
+def _service(data: SessionScriptInput, command: list[str]) -> list[str]:
+    runtime = make_runtime(data.runtime, home=data.home)
+    return runtime.service_argv(
+        data.image_path,
+        command,
+        binds=[Bind(data.workspace, data.workspace)],
+        env={"PATH": data.path},
+        workdir=data.workspace,
+        gpus=data.gpus,
+        shm_size=data.shm_gb * 1024,
+    )
+
+
+def jupyter_argv(data: SessionScriptInput) -> list[str]:
+    """Jupyter Server on all addresses, at the portal's base URL, refusing other ports."""
+    return _service(data, [
+        "jupyter", "server",
+        "--ServerApp.ip=0.0.0.0",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.base_url={data.base_url}",
+        "--ServerApp.open_browser=False",
+        # The portal's proxy authorises people; Jupyter still demands the token.
+        "--ServerApp.allow_remote_access=True",
+        f"--ServerApp.root_dir={data.workspace}",
+    ])
+
+
+def session_sshd_argv(data: SessionScriptInput) -> list[str]:
+    return _service(data, sshd_argv(data.sshd_spec))
+
+
+def sshd_config(data: SessionScriptInput) -> str:
+    """issue 6's sshd_config, with StrictModes off under Charliecloud.
+
+    Inside ch-run every directory above the user's files belongs to `nobody` (the user
+    namespace maps only the user) and /home is a world-writable tmpfs, so StrictModes
+    refuses every key; the session directory is 0700 and written only as the user.
+    """
+    text = render_config(data.sshd_spec, data.user)
+    if data.runtime == "charliecloud":
+        if "StrictModes yes" not in text:
+            raise ValueError("sshd_config lost its StrictModes line")
+        text = text.replace("StrictModes yes", "StrictModes no")
+    return text
+
+
+def render(data: SessionScriptInput, sbatch_args: list[str]) -> str:
+    """The script text. Raises ValueError for a value that cannot be used safely."""
+    return environment().get_template("session.sh.j2").render(
+        session_id=data.session_id,
+        tag=data.tag,
+        name=data.name,
+        user=data.user,
+        home=data.home,
+        directory=data.directory,
+        image=data.image_key,
+        services=list(data.services),
+        path=data.path,
+        script_file=data.script_file,
+        conn_file=data.conn_file,
+        resubmit_args=resubmit_args(sbatch_args),
+        jupyter_argv=jupyter_argv(data) if "jupyter" in data.services else None,
+        sshd_argv=session_sshd_argv(data) if "ssh" in data.services else None,
+        ready_timeout=READY_TIMEOUT,
+    )
+
+
+def terminal_argv(data: SessionScriptInput, shell: str = "/bin/bash") -> list[str]:
+    """The web terminal's login shell in the session's image, in the workspace."""
+    runtime = make_runtime(data.runtime, home=data.home)
+    return runtime.service_argv(
+        data.image_path,
+        [shell, "-l"],
+        binds=[Bind(data.workspace, data.workspace)],
+        env={"PATH": data.path, "TERM": "xterm-256color"},
+        workdir=data.workspace,
+        gpus=data.gpus,
+    )

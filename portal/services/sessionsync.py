@@ -1,0 +1,192 @@
+"""The worker's session step: bring every open session's state up to date from the cache.
+
+Reads the cycle's one `squeue` snapshot (decision 3); sessions whose job left squeue, or
+ended, are asked of the accounting database in one `sacct` call (squeue forgets finished
+jobs after a while; sacct keeps them); a job squeue still shows as ended is taken at its
+word at once. A running job becomes a "running" session once its
+connection file names one of the job's nodes; until then it is "starting". A job that
+ended with an error makes the session "failed" with the last lines of its log. Sessions
+past their chosen end time are cancelled here (their Slurm time limit is only counted
+from the planned start).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from adapters.errors import AdapterError
+from portal import db
+from portal.models import Session
+from portal.services import audit, cluster
+from portal.services import sessionconn as conn
+from portal.services import sessions as svc
+from portal.services.jobsync import naive_utc
+
+log = logging.getLogger(__name__)
+
+ACTIVE_SLURM = ("queued", "queued_held", "running", "completing", "suspended")
+FAILED_SLURM = ("failed", "node_fail")
+LOST_AFTER = timedelta(minutes=10)
+
+
+def apply(session: Session, info: dict, backend) -> bool:
+    """Copy Slurm's view of the job onto the row. True when the portal state changed."""
+    before = session.state
+    slurm_state = info.get("state") or "unknown"
+    session.slurm_state = slurm_state
+    session.reason = (str(info.get("reason"))[:255] if info.get("reason") else None)
+    nodes = ",".join(info.get("nodes") or [])
+    if nodes:
+        session.nodes = nodes[:255]
+    if slurm_state in ("queued", "queued_held"):
+        if session.state != "deleting":
+            session.state = "pending"
+    elif slurm_state in ("running", "completing", "suspended"):
+        session.started_at = session.started_at or naive_utc(info.get("start_time")) or db.utcnow()
+        if session.state in ("pending", "starting", "submitting"):
+            _connect(session, backend)
+    elif slurm_state != "unknown":
+        _ended(session, info, backend)
+    return session.state != before
+
+
+def _connect(session: Session, backend) -> None:
+    if conn.try_read(session, backend.files):
+        session.state, session.ready_at, session.error = "running", db.utcnow(), None
+    else:
+        session.state = "starting"
+
+
+def _ended(session: Session, info: dict, backend) -> None:
+    state = info.get("state")
+    session.ended_at = naive_utc(info.get("end_time")) or db.utcnow()
+    session.exit_code = info.get("exit_code")
+    failed = state in FAILED_SLURM and session.state != "deleting"
+    if session.state == "deleting":
+        session.hidden = True  # deleted: Slurm confirmed, so it leaves the list
+    if failed:
+        tail = svc.log_tail(session, backend.files)
+        session.error = tail or f"Slurm job {state} (exit code {session.exit_code})"
+    session.state = "failed" if failed else "ended"
+    session.token_enc = None  # nothing to reach any more
+
+
+def open_sessions() -> list[Session]:
+    return list(db.session.scalars(select(Session).where(Session.state.in_(svc.OPEN))))
+
+
+def sync_sessions(backend, snapshot_jobs: list[dict] | None, now: datetime | None = None) -> dict:
+    """One pass over every open session. Never raises for Slurm trouble; returns counts."""
+    if snapshot_jobs is None:
+        return {}
+    now = now or db.utcnow()
+    by_id = {j["id"]: j for j in snapshot_jobs}
+    by_tag = {j.get("comment"): j for j in snapshot_jobs if j.get("comment")}
+    changed, ask_history = 0, []
+    for session in open_sessions():
+        if session.slurm_job_id is None:
+            changed += _adopt(session, by_tag.get(svc.tag_of(session)), backend, now)
+            continue
+        info = by_id.get(session.slurm_job_id)
+        if info is None or info.get("state") in ("unknown", "completing"):
+            # Gone from squeue, or ending: sacct already has the final state (an scancel
+            # from a login node is CANCELLED there at once), so it shows in this cycle.
+            ask_history.append((session, info))
+            continue
+        # squeue's word is final for a session (the exit code does not matter here).
+        changed += apply(session, info, backend)
+        if info.get("state") in ACTIVE_SLURM:
+            changed += _past_end(session, backend, now)
+    if ask_history:
+        changed += _from_history(backend, ask_history, now)
+    db.session.commit()
+    return {"changed": changed} if changed else {}
+
+
+def _past_end(session: Session, backend, now: datetime) -> int:
+    if session.end_at is None or session.end_at > now or session.state == "deleting":
+        return 0
+    try:
+        backend.scheduler.delete(session.slurm_job_id, as_user=session.user.unix_user)
+    except AdapterError as exc:
+        log.warning("cannot end session %s at its end time: %s", session.id, exc.message)
+        return 0
+    session.state, session.delete_requested_at = "deleting", now
+    audit.record("session.expire", f"session:{session.id}", actor=session.user, commit=False,
+                 name=session.name, slurm_job_id=session.slurm_job_id)
+    return 1
+
+
+def _from_history(backend, pending: list, now: datetime) -> int:
+    """Jobs squeue no longer shows, from sacct in one call; "ended" if nobody knows them
+    for LOST_AFTER (a controller that cannot answer changes nothing)."""
+    try:
+        found = backend.scheduler.history([s.slurm_job_id for s, _ in pending])
+    except AdapterError as exc:
+        log.warning("sacct failed, session states stay as they were: %s", exc.message)
+        return 0
+    by_id = {info.id: cluster._plain(info) for info in found}
+    changed = 0
+    for session, _live in pending:
+        info = by_id.get(session.slurm_job_id)
+        if info is not None and info.get("state") not in ACTIVE_SLURM:
+            changed += apply(session, info, backend)
+        elif info is None and (session.submitted_at or session.created_at) < now - LOST_AFTER:
+            session.state, session.ended_at = "ended", now
+            session.error = "Slurm has no record of this session's job"
+            changed += 1
+    return changed
+
+
+def _adopt(session: Session, info: dict | None, backend, now: datetime) -> int:
+    """A session recorded but not known to be submitted: adopt its job by tag, or fail it.
+
+    Sessions are not resubmitted behind the user's back: a lost submission older than
+    LOST_AFTER that neither squeue nor sacct knows becomes "failed" with a message.
+    """
+    if info is None:
+        try:
+            info = _find_in_history(session, backend)
+        except AdapterError as exc:
+            log.warning("cannot look up session %s by its tag: %s", session.id, exc.message)
+            return 0
+    if info is not None:
+        session.slurm_job_id, session.error = info["id"], None
+        session.submitted_at = session.submitted_at or now
+        session.state = "pending" if session.state == "submitting" else session.state
+        apply(session, info, backend)
+        return 1
+    if session.created_at < now - LOST_AFTER:
+        session.state, session.error = "failed", "The submission never reached Slurm."
+        return 1
+    return 0
+
+
+def _find_in_history(session: Session, backend) -> dict | None:
+    tag = svc.tag_of(session)
+    since = session.created_at - timedelta(minutes=1)
+    from datetime import UTC
+
+    past = backend.scheduler.history(since=since.replace(tzinfo=UTC),
+                                     user=session.user.unix_user)
+    found = next((j for j in past if j.comment == tag), None)
+    return cluster._plain(found) if found is not None else None
+
+
+def worker_step(scheduler, snapshot) -> dict:
+    """The worker's session step for one cycle; {} when quiet. A failure is logged and
+    rolled back, never raised (the other steps must still run)."""
+    from adapters.userfiles import UserFiles
+    from portal.services.jobs import Backend
+
+    jobs = snapshot.data["jobs"] if snapshot.data else None
+    try:
+        result = sync_sessions(Backend(scheduler, UserFiles(scheduler.runner)), jobs)
+    except Exception as exc:  # noqa: BLE001 - one step's trouble must not stop the worker
+        log.exception("worker step sessions failed")
+        db.session.rollback()
+        result = {"error": str(exc)}
+    return {"sessions": result} if result else {}

@@ -1,0 +1,60 @@
+"""Helpers of the F6–F8 integration tests (fixtures are in conftest.py next to this)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from portal import db, worker
+from portal.models import Membership, Project, ProjectRole, User
+from portal.services import users
+from tests.conftest import PASSWORD
+
+
+def add_member(username: str, account: str, role=ProjectRole.MEMBER):
+    """Portal user `username` (Unix account of the same name) in project `account`."""
+    user = db.session.query(User).filter_by(username=username).one_or_none()
+    if user is None:
+        user, _ = users.create_user(username, password=PASSWORD)
+    project = db.session.query(Project).filter_by(account=account).one_or_none()
+    if project is None:
+        project = Project(account=account, name=account.upper())
+        db.session.add(project)
+        db.session.commit()
+    db.session.add(Membership(user_id=user.id, project_id=project.id, role=role))
+    user.current_project_id = project.id
+    db.session.commit()
+    return user
+
+
+def ours(scheduler, prefix: str, pending_only: bool = False):
+    jobs = [j for j in scheduler.info_all() if (j.name or "").startswith(prefix)]
+    if pending_only:
+        jobs = [j for j in jobs if j.state.value in ("queued", "queued_held")]
+    return jobs
+
+
+def cycle(app) -> dict:
+    """One worker cycle, in its own thread (its own DB session, as the worker process has);
+    then this thread's session starts a fresh transaction to see what it wrote."""
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(worker.run_cycle(app)))
+    thread.start()
+    thread.join(timeout=120)
+    db.session.rollback()
+    db.session.expire_all()  # sessions do not expire on commit: reload what the worker wrote
+    return result
+
+
+def wait_for(predicate, timeout: float, step: float = 1.0, cycle_app=None, what="condition"):
+    """Poll `predicate` (running a worker cycle first, if `cycle_app`) until it is true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if cycle_app is not None:
+            cycle(cycle_app)
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)

@@ -1,0 +1,167 @@
+"""Helpers of the F3 integration tests: a portal app on its own database, a live server,
+a logged-in HTTP client with cookies, worker cycles and waits with deadlines."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from simple_websocket import Client
+from werkzeug.serving import make_server
+
+from portal import create_app, db, worker
+from portal.migrate import upgrade
+from portal.models import Membership, Project, ProjectRole, User
+from portal.services import users
+from tests.conftest import PASSWORD
+
+REPO = Path(__file__).resolve().parents[3]
+JUPYTER_IMAGE = str(REPO / "var" / "images" / "jupyter")
+# Flask-Login's "strong" protection ties a login to the client's User-Agent: HTTP requests
+# and websockets of one test browser send the same one.
+USER_AGENT = "portal-session-tests"
+
+
+def make_app(db_path: Path, **config):
+    url = f"sqlite:///{db_path}"
+    upgrade(url)
+    return create_app({"TESTING": True, "SECRET_KEY": "sessions-test-secret", "DATABASE_URL": url,
+                       "SESSION_COOKIE_SECURE": False, "RATELIMIT_STORAGE_URI": "memory://",
+                       "LOGIN_RATE_LIMIT": "1000 per minute",
+                       **config})
+
+
+def add_member(username: str, account: str, role=ProjectRole.MEMBER) -> User:
+    """Portal user `username` (Unix account of the same name) in project `account`."""
+    user = db.session.query(User).filter_by(username=username).one_or_none()
+    if user is None:
+        user, _ = users.create_user(username, password=PASSWORD)
+    project = db.session.query(Project).filter_by(account=account).one_or_none()
+    if project is None:
+        project = Project(account=account, name=account.upper())
+        db.session.add(project)
+        db.session.commit()
+    db.session.add(Membership(user_id=user.id, project_id=project.id, role=role))
+    user.current_project_id = project.id
+    db.session.commit()
+    return user
+
+
+def cycle(app) -> dict:
+    """One worker cycle in its own thread (its own DB session, as the worker process)."""
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(worker.run_cycle(app)))
+    thread.start()
+    thread.join(timeout=120)
+    return result
+
+
+def wait_for(predicate, timeout: float, step: float = 0.3, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+class LiveServer:
+    """The app on a free loopback port, threaded like gunicorn's gthread workers."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.host = f"127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Browser:
+    """A cookie-keeping HTTP client that logs in through the real form (CSRF included)."""
+
+    def __init__(self, base: str, headers: dict | None = None):
+        self.base = base
+        self.headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect())
+
+    def request(self, path: str, *, method: str = "GET", data: bytes | None = None,
+                headers: dict | None = None, timeout: float = 30) -> tuple[int, dict, bytes]:
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={**self.headers, **(headers or {})})
+        try:
+            with self.opener.open(req, timeout=timeout) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read()
+
+    def form(self, path: str, fields: dict | list) -> tuple[int, dict, bytes]:
+        body = urllib.parse.urlencode(fields, doseq=True).encode()
+        return self.request(path, method="POST", data=body,
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    def csrf(self, path: str = "/settings/") -> str:
+        page = self.request(path)[2].decode()
+        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+    def login(self, username: str, password: str = PASSWORD) -> None:
+        status, _, _ = self.form("/login", {"username": username, "password": password,
+                                            "csrf_token": self.csrf("/login"), "next": ""})
+        assert status == 302, f"login of {username} failed ({status})"
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+    def json(self, path: str, *, method: str = "GET", body=None, extra: dict | None = None):
+        headers = {"Content-Type": "application/json", "Origin": self.base, **(extra or {})}
+        data = json.dumps(body).encode() if body is not None else None
+        status, hdrs, raw = self.request(path, method=method, data=data, headers=headers)
+        return status, hdrs, raw
+
+
+class WsClient(Client):
+    """simple-websocket's client, sending `Host: host:port` as browsers do."""
+
+    def handshake(self):
+        self.host = f"{self.host}:{self.port}"
+        super().handshake()
+
+
+def ws_connect(url: str, headers: dict) -> Client:
+    return WsClient(url, headers=headers, receive_bytes=65536)
+
+
+def remove_session_dirs(app) -> None:
+    """Remove the session directories this test database made (as their owners)."""
+    from adapters.errors import AdapterError
+    from adapters.userfiles import UserFiles
+    from portal.models import Session
+
+    files = UserFiles()
+    with app.app_context():
+        for row in db.session.query(Session).all():
+            if row.directory:
+                try:
+                    files.remove_tree(row.user.unix_user, row.directory)
+                except (AdapterError, ValueError):
+                    pass
+        db.session.remove()
