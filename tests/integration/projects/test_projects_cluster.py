@@ -114,14 +114,15 @@ def test_quota_is_enforced_and_shown_in_words(env, sacct, app, client, auth):
 
 def test_coordinator_manages_her_accounts_users_from_the_shell(env, sacct):
     """alice (manager = coordinator) adds carol with sacctmgr herself; `accounts check`
-    sees the hand edit and `--fix --from portal` undoes it. She cannot touch proja."""
+    sees the hand edit and `--fix --from portal` undoes it. She cannot touch projb, where
+    bob is the coordinator."""
     account = env
     _create(account)
     shell = CommandRunner()
     shell.run(["sacctmgr", "-i", "add", "user", "carol", f"account={account}"],
               as_user="alice")
     assert "carol" in {a.user for a in sacct.associations(account)}
-    denied = shell.run(["sacctmgr", "-i", "add", "user", "carol", "account=proja"],
+    denied = shell.run(["sacctmgr", "-i", "add", "user", "alice", "account=projb"],
                        as_user="alice", check=False)
     assert denied.returncode != 0 and "permission denied" in denied.stderr.lower()
 
