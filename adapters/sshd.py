@@ -73,8 +73,14 @@ class SshdSpec:
         return f"{self.directory}/ssh_host_ed25519_key"
 
 
-def render_config(spec: SshdSpec, user: str) -> str:
-    """The sshd_config of a session: public keys only, this user only, no PAM."""
+def render_config(spec: SshdSpec, user: str, *, strict_modes: bool = True) -> str:
+    """The sshd_config of a session: public keys only, this user only, no PAM.
+
+    `strict_modes=False` is for runtimes where sshd cannot judge ownership (Charliecloud:
+    directories above the user's files appear owned by `nobody`, /home is world-writable);
+    the session directory is still 0700 and written only as the user.
+    Raises ValueError for an unusable user name.
+    """
     return "\n".join(
         [
             "# Written by the GPU portal: an unprivileged sshd for one session.",
@@ -93,7 +99,7 @@ def render_config(spec: SshdSpec, user: str) -> str:
             "PermitTunnel no",
             "X11Forwarding no",
             "UsePAM no",
-            "StrictModes yes",
+            f"StrictModes {'yes' if strict_modes else 'no'}",
             f"AllowUsers {validate_user(user)}",
             f"LogLevel {spec.log_level}",
             "",

@@ -10,16 +10,9 @@ from pathlib import Path
 
 import click
 
+from portal import cli_common
+from portal.cli_common import fail as _fail
 from portal.config import VAR_DIR
-
-
-def _app():
-    from portal import create_app
-
-    try:
-        return create_app()
-    except RuntimeError as exc:  # e.g. no secret key yet: say what to do, no traceback
-        _fail(exc)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -29,11 +22,6 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     os.chmod(path, 0o600)
-
-
-def _fail(exc) -> None:
-    click.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
-    sys.exit(1)
 
 
 @click.group()
@@ -53,7 +41,7 @@ def init(admin_name: str, demo: bool):
     secret_file = VAR_DIR / "secret_key"
     if not secret_file.exists():
         _write_private(secret_file, secrets.token_urlsafe(48) + "\n")
-    app = _app()
+    app = cli_common.make_app()
     upgrade(app.config["DATABASE_URL"])
     with app.app_context():
         creds_file = VAR_DIR / "admin-credentials"
@@ -77,7 +65,7 @@ def db_upgrade():
     """Apply Alembic migrations up to the newest."""
     from portal.migrate import upgrade
 
-    upgrade(_app().config["DATABASE_URL"])
+    upgrade(cli_common.make_app().config["DATABASE_URL"])
     click.echo("database is at the newest schema")
 
 
@@ -96,7 +84,7 @@ def user_create(username, unix_user, admin, password_stdin):
     from portal.services import ServiceError, users
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    with _app().app_context():
+    with cli_common.make_app().app_context():
         try:
             created, generated = users.create_user(
                 username, unix_user=unix_user, password=password, is_admin=admin
@@ -120,7 +108,7 @@ def token_create(username, name):
     """Create a token for USERNAME and print it (shown once)."""
     from portal.services import ServiceError, tokens, users
 
-    with _app().app_context():
+    with cli_common.make_app().app_context():
         try:
             _record, plaintext = tokens.create_token(users.get_user(username), name)
         except ServiceError as exc:
@@ -135,7 +123,7 @@ def worker(once, interval):
     """Run the reconciling worker (cluster cache, and later schedules, billing, expiry)."""
     from portal import worker as portal_worker
 
-    app = _app()
+    app = cli_common.make_app()
     if once:
         click.echo(json.dumps(portal_worker.run_cycle(app)))
     else:
@@ -156,7 +144,7 @@ def cluster_status(as_json):
     from portal.slurm import make_scheduler
 
     try:
-        info = make_scheduler(_app().config).cluster_info()
+        info = make_scheduler(cli_common.make_app().config).cluster_info()
     except AdapterError as exc:
         _fail(exc)
     if as_json:

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from portal.cli_common import fail
 from portal.cli_projects import _acting, _echo
 
 QOS_OPTIONS = (
@@ -100,12 +101,11 @@ def accounts():
 def accounts_check(only, fix, direction, dry_run, as_json):
     """List differences between the portal and sacctmgr; exit 2 when there are some."""
     from adapters.errors import AdapterError
-    from portal.cli import _fail
     from portal.services import Forbidden, accounts_sync
     from portal.services import project_slurm as ps
 
     if fix and direction is None:
-        _fail("--fix needs --from portal (Slurm follows the portal) or --from slurm")
+        fail("--fix needs --from portal (Slurm follows the portal) or --from slurm")
     with _acting() as actor:
         if not actor.is_admin:
             raise Forbidden("Only platform administrators run this.")
@@ -117,7 +117,7 @@ def accounts_check(only, fix, direction, dry_run, as_json):
             if fix:
                 diffs = accounts_sync.fix(diffs, direction, acc)
         except AdapterError as exc:
-            _fail(ps.slurm_error(exc))
+            fail(ps.slurm_error(exc))
         _report(diffs, as_json, getattr(acc, "planned", []) if dry_run else [])
         if diffs and not fix:
             raise SystemExit(2)

@@ -7,54 +7,11 @@ current project, as on the pages.
 
 from __future__ import annotations
 
-import json
-import os
-import pwd
 import sys
-from contextlib import contextmanager
 
 import click
 
-USER_OPTION = click.option("--user", "username", help="Portal user (root only; default: you).")
-
-
-@contextmanager
-def _acting(username: str | None):
-    """An app context and the acting portal user; exits with a message on refusal."""
-    from sqlalchemy import select
-
-    from portal import db
-    from portal.cli import _app, _fail
-    from portal.models import User
-    from portal.services import ServiceError, users
-
-    app = _app()
-    with app.test_request_context("/cli"):
-        invoking = pwd.getpwuid(os.geteuid()).pw_name
-        try:
-            if username is None:
-                if os.geteuid() == 0:
-                    _fail("running as root: say which portal user with --user NAME")
-                user = db.session.scalar(select(User).where(User.unix_user == invoking))
-                if user is None:
-                    _fail(f"no portal user is bound to the Unix account {invoking}")
-            else:
-                user = users.get_user(username)
-                if os.geteuid() != 0 and user.unix_user != invoking:
-                    _fail("you may only act as your own portal user")
-            yield user
-        except ServiceError as exc:
-            _fail(exc)
-        finally:
-            db.session.remove()
-
-
-def _print(data, as_json: bool, line) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-    else:
-        for item in data if isinstance(data, list) else [data]:
-            click.echo(line(item))
+from portal.cli_common import USER_OPTION, acting_user, echo_items, service_context
 
 
 def _spec_options(function):
@@ -95,10 +52,10 @@ def job_list(username, as_json):
     from portal.api.jobs import job_json
     from portal.services import jobs
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         data = [job_json(j) for j in jobs.visible_jobs(user)]
-        _print(data, as_json, lambda j: f"{j['id']:>6}  {j['state']:<10} "
-               f"{j['slurm_job_id'] or '-':>8}  {j['name']}  ({j['framework']})")
+        echo_items(data, as_json, lambda j: f"{j['id']:>6}  {j['state']:<10} "
+                   f"{j['slurm_job_id'] or '-':>8}  {j['name']}  ({j['framework']})")
 
 
 @job.command("show")
@@ -109,8 +66,8 @@ def job_show(job_id, username):
     from portal.api.jobs import job_json
     from portal.services import jobs
 
-    with _acting(username) as user:
-        _print(job_json(jobs.get_job(user, job_id), full=True), True, str)
+    with acting_user(username) as user:
+        echo_items(job_json(jobs.get_job(user, job_id), full=True), True, str)
 
 
 @job.command("run")
@@ -122,7 +79,7 @@ def job_run(name, template_id, username, **kwargs):
     """Submit a job (or run a template; given options override it)."""
     from portal.services import jobs, jobtemplates
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         data = _spec(kwargs)
         if template_id is not None:
             given = {k: v for k, v in data.items() if v is not None}
@@ -140,7 +97,7 @@ def job_log(job_id, username):
     """Print the job's log (read as its owner)."""
     from portal.services import joblog, jobs
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         _status, _headers, stream = joblog.download(jobs.get_job(user, job_id),
                                                     jobs.get_backend(), None)
         for chunk in stream:
@@ -155,7 +112,7 @@ def job_delete(job_id, username):
     """Cancel the job if it may still run, and hide it."""
     from portal.services import jobs
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         deleted = jobs.delete_job(user, job_id)
         click.echo(f"deleted job {deleted.id} ({deleted.name})")
 
@@ -172,9 +129,10 @@ def template_list(username, as_json):
     from portal.api.jobs import template_json
     from portal.services import jobtemplates
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         data = [template_json(t) for t in jobtemplates.list_templates(user)]
-        _print(data, as_json, lambda t: f"{t['id']:>6}  {t['name']}  next: {t['next_job_name']}")
+        echo_items(data, as_json,
+                   lambda t: f"{t['id']:>6}  {t['name']}  next: {t['next_job_name']}")
 
 
 @template.command("create")
@@ -184,7 +142,7 @@ def template_list(username, as_json):
 def template_create(name, username, **kwargs):
     from portal.services import jobtemplates
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         created = jobtemplates.create_template(user, {**_spec(kwargs), "name": name})
         click.echo(f"template {created.id} ({created.name}) saved")
 
@@ -196,7 +154,7 @@ def template_create(name, username, **kwargs):
 def template_run(template_id, name, username):
     from portal.services import jobtemplates
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         job = jobtemplates.run_template(user, template_id, {"name": name})
         click.echo(f"job {job.id} ({job.name}): Slurm job {job.slurm_job_id or '?'}")
 
@@ -207,7 +165,7 @@ def template_run(template_id, name, username):
 def template_delete(template_id, username):
     from portal.services import jobtemplates
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         jobtemplates.delete_template(user, template_id)
         click.echo(f"template {template_id} deleted")
 
@@ -234,24 +192,12 @@ def schedule_preview(cron, timezone, start, end):
     """The trigger in words and its next five run times."""
     from portal.services import schedules
 
-    with _plain_app():
+    with service_context():
         data = schedules.preview({"cron": cron, "timezone": timezone, "start": start,
                                   "end": end})
         click.echo(data["description"])
         for when in data["next_runs"]:
             click.echo(f"  {when}")
-
-
-@contextmanager
-def _plain_app():
-    from portal.cli import _app, _fail
-    from portal.services import ServiceError
-
-    with _app().test_request_context("/cli"):
-        try:
-            yield
-        except ServiceError as exc:
-            _fail(exc)
 
 
 @schedule.command("create")
@@ -267,7 +213,7 @@ def schedule_create(name, username, **kwargs):
     """Create a schedule; its first run is submitted at once."""
     from portal.services import schedules
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         created = schedules.create_schedule(user, {**kwargs, "name": name})
         upcoming = schedules.upcoming_run(created)
         nxt = f"{upcoming.name} (Slurm job {upcoming.slurm_job_id})" if upcoming else "none"
@@ -281,10 +227,10 @@ def schedule_list(username, as_json):
     from portal.api.jobs import schedule_json
     from portal.services import schedules
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         data = [schedule_json(s) for s in schedules.list_schedules(user)]
-        _print(data, as_json, lambda s: f"{s['id']:>6}  {s['status']:<7} {s['cron']:<15} "
-               f"{s['timezone']}  {s['name']}")
+        echo_items(data, as_json, lambda s: f"{s['id']:>6}  {s['status']:<7} {s['cron']:<15} "
+                   f"{s['timezone']}  {s['name']}")
 
 
 @schedule.command("delete")
@@ -293,7 +239,7 @@ def schedule_list(username, as_json):
 def schedule_delete(schedule_id, username):
     from portal.services import schedules
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         schedules.delete_schedule(user, schedule_id)
         click.echo(f"schedule {schedule_id} deleted; its pending run was cancelled")
 

@@ -9,62 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import sys
-from contextlib import contextmanager
 
 import click
 
-USER_OPTION = click.option("--user", "username", help="Portal user (root only; default: you).")
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-
-
-@contextmanager
-def _acting(username: str | None):
-    """An app context and the acting portal user; exits with a message on any refusal."""
-    from sqlalchemy import select
-
-    from portal import db
-    from portal.cli import _app, _fail
-    from portal.models import User
-    from portal.services import ServiceError, users
-
-    with _app().app_context():
-        invoking = pwd.getpwuid(os.geteuid()).pw_name
-        try:
-            if username is None:
-                if os.geteuid() == 0:
-                    _fail("running as root: say which portal user with --user NAME")
-                user = db.session.scalar(select(User).where(User.unix_user == invoking))
-                if user is None:
-                    _fail(f"no portal user is bound to the Unix account {invoking}")
-            else:
-                user = users.get_user(username)
-                if os.geteuid() != 0 and user.unix_user != invoking:
-                    _fail("you may only act as your own portal user")
-            yield user
-        except ServiceError as exc:
-            _fail(exc)
-        finally:
-            db.session.remove()
-
-
-def _echo(data, as_json: bool, line) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        return
-    for item in data if isinstance(data, list) else [data]:
-        click.echo(line(item))
+from portal.cli_common import JSON_OPTION, USER_OPTION, acting_user, echo_items, fail
 
 
 def _write_new_private(path: str, text: str) -> None:
     """Create `path` 0600 (refusing to overwrite anything) and write the key into it."""
-    from portal.cli import _fail
 
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
-        _fail(f"cannot create {path}: {exc.strerror}")
+        fail(f"cannot create {path}: {exc.strerror}")
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
 
@@ -82,9 +40,9 @@ def key_list(username, as_json):
     from portal.api.keys import key_json
     from portal.services import keys
 
-    with _acting(username) as user:
-        _echo([key_json(k) for k in keys.list_keys(user)], as_json,
-              lambda k: f"{k['id']}\t{k['name']}\t{k['type']}\t{k['fingerprint']}")
+    with acting_user(username, request=False) as user:
+        echo_items([key_json(k) for k in keys.list_keys(user)], as_json,
+                   lambda k: f"{k['id']}\t{k['name']}\t{k['type']}\t{k['fingerprint']}")
 
 
 @key.command("create")
@@ -95,12 +53,11 @@ def key_list(username, as_json):
 @USER_OPTION
 def key_create(name, key_type, out, username):
     """Generate a pair; the private key goes to --out once and is kept nowhere else."""
-    from portal.cli import _fail
     from portal.services import keys
 
     if out != "-" and os.path.lexists(out):
-        _fail(f"{out} exists; choose a new file")
-    with _acting(username) as user:
+        fail(f"{out} exists; choose a new file")
+    with acting_user(username, request=False) as user:
         record, private_key = keys.create_key(user, name, key_type)
         if out == "-":
             sys.stdout.write(private_key)
@@ -118,7 +75,7 @@ def key_import(name, public_key_file, username):
     from portal.services import keys
 
     text = public_key_file.read(20000)
-    with _acting(username) as user:
+    with acting_user(username, request=False) as user:
         record = keys.import_key(user, name, text)
         click.echo(f"imported {record.name} {record.fingerprint}")
 
@@ -131,7 +88,7 @@ def key_delete(key_id, yes, username):
     """Delete key KEY_ID (see `portal key list`)."""
     from portal.services import keys
 
-    with _acting(username) as user:
+    with acting_user(username, request=False) as user:
         record = keys.get_key(user, key_id)
         used = ", ".join(str(getattr(s, "name", s)) for s in keys.key_usage(record))
         if not yes:
@@ -154,9 +111,10 @@ def whitelist_list(username, as_json):
     from portal.api.whitelists import whitelist_json
     from portal.services import whitelists
 
-    with _acting(username) as user:
-        _echo([whitelist_json(w) for w in whitelists.list_whitelists(user)], as_json,
-              lambda w: f"{w['id']}\t{w['name']}\t" + ", ".join(r["label"] for r in w["rules"]))
+    with acting_user(username, request=False) as user:
+        echo_items([whitelist_json(w) for w in whitelists.list_whitelists(user)], as_json,
+                   lambda w: f"{w['id']}\t{w['name']}\t"
+                   + ", ".join(r["label"] for r in w["rules"]))
 
 
 @whitelist.command("create")
@@ -167,7 +125,7 @@ def whitelist_create(name, rules, username):
     """Create NAME with RULES, each one argument such as "10.0.0.0/8 tcp 22"."""
     from portal.services import whitelists
 
-    with _acting(username) as user:
+    with acting_user(username, request=False) as user:
         record, warnings = whitelists.create_whitelist(user, name, list(rules))
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
@@ -182,7 +140,7 @@ def whitelist_add(whitelist_id, rules, username):
     """Add RULES to whitelist WHITELIST_ID."""
     from portal.services import whitelists
 
-    with _acting(username) as user:
+    with acting_user(username, request=False) as user:
         added, warnings = whitelists.add_rules(user, whitelist_id, list(rules))
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
@@ -197,7 +155,7 @@ def whitelist_delete(whitelist_id, yes, username):
     """Delete whitelist WHITELIST_ID and its rules."""
     from portal.services import whitelists
 
-    with _acting(username) as user:
+    with acting_user(username, request=False) as user:
         record = whitelists.get_whitelist(user, whitelist_id)
         if not yes:
             click.confirm(f"Delete whitelist {record.name}?", abort=True)
@@ -213,7 +171,7 @@ def whitelist_check(whitelist_id, address, username):
     """Whether WHITELIST_ID admits ADDRESS for SSH and for the web."""
     from portal.services import whitelists
 
-    with _acting(username) as user:
+    with acting_user(username, request=False) as user:
         result = whitelists.explain(whitelists.get_whitelist(user, whitelist_id), address)
         click.echo(json.dumps(result))
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 from contextlib import contextmanager
 
 import click
+
+from portal.cli_common import bound_user, echo_items, invoking_unix_user, service_context
 
 LIMIT_OPTIONS = (
     ("--gpus", "gpu_limit"), ("--cpus", "cpu_limit"), ("--mem-gb", "mem_limit_gb"),
@@ -26,29 +27,10 @@ LIMIT_OPTIONS = (
 def _acting():
     """An app context and the acting user (OPERATOR for root); exits 1 with a message on
     any refusal."""
-    from sqlalchemy import select
-
-    from portal import db
-    from portal.cli import _app, _fail
-    from portal.models import User
-    from portal.services import ServiceError
     from portal.services.projects import OPERATOR
 
-    app = _app()
-    with app.test_request_context("/cli"):
-        try:
-            if os.geteuid() == 0:
-                yield OPERATOR
-            else:
-                name = pwd.getpwuid(os.geteuid()).pw_name
-                user = db.session.scalar(select(User).where(User.unix_user == name))
-                if user is None:
-                    _fail(f"no portal user is bound to the Unix account {name}")
-                yield user
-        except ServiceError as exc:
-            _fail(exc)
-        finally:
-            db.session.remove()
+    with service_context():
+        yield OPERATOR if os.geteuid() == 0 else bound_user(invoking_unix_user())
 
 
 def _limit_options(function):
@@ -65,11 +47,8 @@ def _settings(kwargs: dict) -> dict:
 
 
 def _echo(data, as_json: bool, line) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-        return
-    for item in data if isinstance(data, list) else [data]:
-        click.echo(line(item))
+    """`echo_items` with dates (anything not JSON) written as str."""
+    echo_items(data, as_json, line, default=str)
 
 
 def _project_line(p: dict) -> str:

@@ -7,12 +7,16 @@ or with --terminal opens the session's shell here (srun --overlap --pty into it)
 
 from __future__ import annotations
 
-import os
-import pwd
-
 import click
 
-from portal.cli_jobs import USER_OPTION, _acting, _print
+from portal import cli_common
+from portal.cli_common import (
+    USER_OPTION,
+    acting_user,
+    echo_items,
+    fail,
+    invoking_unix_user,
+)
 
 
 @click.group("image")
@@ -36,18 +40,17 @@ def image_register(name, path, if_missing, **options):
     from sqlalchemy import select
 
     from portal import db
-    from portal.cli import _app, _fail
     from portal.models import PublicImage
     from portal.services import ServiceError, public_images
 
-    with _app().app_context():
+    with cli_common.make_app().app_context():
         if if_missing and db.session.scalar(select(PublicImage).where(PublicImage.name == name)):
             click.echo(f"image {name} is registered")
             return
         try:
             row = public_images.register_image(name, path, **options)
         except ServiceError as exc:
-            _fail(exc)
+            fail(exc)
         click.echo(f"registered image {row.name}: {row.path} ({', '.join(row.services)})")
 
 
@@ -56,12 +59,11 @@ def image_register(name, path, if_missing, **options):
 def image_list(as_json):
     """Registered public images."""
     from portal.api.sessions import image_row_json
-    from portal.cli import _app
     from portal.services import public_images
 
-    with _app().app_context():
+    with cli_common.make_app().app_context():
         data = [image_row_json(row) for row in public_images.list_images()]
-    _print(data, as_json, lambda i: f"{i['name']:<20} {'on ' if i['enabled'] else 'off'} "
+    echo_items(data, as_json, lambda i: f"{i['name']:<20} {'on ' if i['enabled'] else 'off'} "
            f"{i['path']}  ({i['framework']}; {', '.join(i['services'])})")
 
 
@@ -72,14 +74,13 @@ def image_delete(name):
     from sqlalchemy import select
 
     from portal import db
-    from portal.cli import _app, _fail
     from portal.models import PublicImage
     from portal.services import public_images
 
-    with _app().app_context():
+    with cli_common.make_app().app_context():
         row = db.session.scalar(select(PublicImage).where(PublicImage.name == name))
         if row is None:
-            _fail(f"no image {name}")
+            fail(f"no image {name}")
         public_images.delete_image(row.id)
         click.echo(f"unregistered image {name}")
 
@@ -103,8 +104,8 @@ def session_list(username, as_json):
     from portal.services import sessions
     from portal.services.sessiondisplay import session_json
 
-    with _acting(username) as user:
-        _print([session_json(s) for s in sessions.visible_sessions(user)], as_json, _line)
+    with acting_user(username) as user:
+        echo_items([session_json(s) for s in sessions.visible_sessions(user)], as_json, _line)
 
 
 @session.command("create")
@@ -126,7 +127,7 @@ def session_create(name, hours, username, **options):
 
     data = {**options, "name": name, "ssh_auth": "key" if options["ssh_key_ids"] else "none",
             "end": "hours" if hours else "never", "hours": hours}
-    with _acting(username) as user:
+    with acting_user(username) as user:
         created = sessions.create_session(user, data)
         click.echo(f"session {created.id} submitted as Slurm job {created.slurm_job_id}")
 
@@ -138,7 +139,7 @@ def session_delete(session_ids, username):
     """Cancel sessions (they show "deleting" until Slurm confirms)."""
     from portal.services import sessions
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         for session_id, error in sessions.delete_sessions(user, session_ids):
             click.echo(f"session {session_id}: {error or 'deleting'}")
 
@@ -152,25 +153,24 @@ def session_connect(session_id, terminal, username):
     from flask import current_app
 
     from adapters.pty import exec_attach, srun_attach_argv
-    from portal.cli import _fail
     from portal.services import sessionconn, sessions
     from portal.services import sessionscript as scripts
     from portal.slurm import make_scheduler
 
-    with _acting(username) as user:
+    with acting_user(username) as user:
         found = sessions.get_session(user, session_id)
         if found.state != "running":
-            _fail(f"session {session_id} is {found.state}, not running")
+            fail(f"session {session_id} is {found.state}, not running")
         if not terminal:
             command = sessionconn.ssh_command(found)
             if command is None:
-                _fail("this session has no SSH; use --terminal")
+                fail("this session has no SSH; use --terminal")
             click.echo(command)
             return
         inner = scripts.terminal_argv(sessions.script_input(found), found.shell)
         argv = srun_attach_argv(found.slurm_job_id, inner,
                                 bin_dir=current_app.config.get("SLURM_BIN_DIR"))
-        invoking = pwd.getpwuid(os.geteuid()).pw_name
+        invoking = invoking_unix_user()
         runner = make_scheduler(current_app.config).runner
         as_user = None if invoking == found.user.unix_user else found.user.unix_user
     exec_attach(runner, argv, as_user)

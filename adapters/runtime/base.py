@@ -78,11 +78,23 @@ def check_count(what: str, value: object, allow_zero: bool = True) -> int:
 
 
 class Runtime(ABC):
-    """A container runtime: how a job script starts a command inside an image."""
+    """A container runtime: how a job script starts a command inside an image.
+
+    The public methods check every value once, here; a subclass only turns checked values
+    into its own flags (`_argv`).
+    """
 
     name: str = ""
+    default_binary: str = ""
+    # Whether session services get a scratch-writable root (`writable=True`).
+    service_writable: bool = False
 
-    @abstractmethod
+    def __init__(self, binary: str | None = None, home: str | None = None):
+        """`binary` defaults to the runtime's command; `home` is the job owner's host home
+        directory. Raises ValueError for a home that is not an absolute normalised path."""
+        self.binary = self.default_binary if binary is None else binary
+        self.home = check_path("home", home) if home else None
+
     def exec_argv(
         self,
         image: str,
@@ -103,6 +115,32 @@ class Runtime(ABC):
         `writable` gives a scratch-writable root that vanishes with the container.
         Raises ValueError for a value that could be misread.
         """
+        check_count("gpus", gpus)
+        check_count("shm_size", shm_size)
+        return self._argv(
+            check_path("image", image),
+            check_command(command_argv),
+            binds=list(binds),
+            env=check_env(env),
+            workdir=None if workdir is None else check_path("workdir", workdir),
+            gpus=gpus,
+            writable=writable,
+        )
+
+    @abstractmethod
+    def _argv(
+        self,
+        image: str,
+        command: list[str],
+        *,
+        binds: list[Bind],
+        env: dict[str, str],
+        workdir: str | None,
+        gpus: int,
+        writable: bool,
+    ) -> list[str]:
+        """`exec_argv` from values it has already checked; raises ValueError for what this
+        runtime in particular cannot express."""
 
     def service_argv(
         self,
@@ -119,12 +157,12 @@ class Runtime(ABC):
 
         The service command comes last, so a job script may append arguments it only
         knows on the node (e.g. `--port=$PORT`). Secrets go through the environment the
-        runtime passes on, never into this argv (it is visible in `ps`). The default is
-        `exec_argv` with a read-only image. Raises ValueError like `exec_argv`.
+        runtime passes on, never into this argv (it is visible in `ps`). It is `exec_argv`
+        with `writable=service_writable`. Raises ValueError like `exec_argv`.
         """
         return self.exec_argv(
             image, command_argv, binds=binds, env=env, workdir=workdir, gpus=gpus,
-            shm_size=shm_size,
+            shm_size=shm_size, writable=self.service_writable,
         )
 
     @abstractmethod

@@ -10,57 +10,35 @@ there still counts against the job where Slurm limits memory).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 
-from adapters.runtime.base import (
-    Bind,
-    Runtime,
-    check_command,
-    check_count,
-    check_env,
-    check_path,
-)
+from adapters.runtime.base import Bind, Runtime
 
 
 class Charliecloud(Runtime):
-    """`ch-run [options] IMAGE -- CMD...`; `home` is the job owner's host home directory."""
+    """`ch-run [options] IMAGE -- CMD...`; `home` is the job owner's host home directory.
+
+    A bind of the home directory onto /home/<user> becomes `--home`; `writable` maps to
+    `--write` (directory images only: it changes the image itself, so callers pass it only
+    for a private copy). GPUs need no flag: the node's /dev is bound and
+    CUDA_VISIBLE_DEVICES passes through.
+    """
 
     name = "charliecloud"
+    default_binary = "ch-run"
 
-    def __init__(self, binary: str = "ch-run", home: str | None = None):
-        self.binary = binary
-        self.home = check_path("home", home) if home else None
-
-    def exec_argv(
-        self,
-        image: str,
-        command_argv: Sequence[str],
-        *,
-        binds: Sequence[Bind] = (),
-        env: Mapping[str, str] | None = None,
-        workdir: str | None = None,
-        gpus: int = 0,
-        shm_size: int = 0,
-        writable: bool = False,
-    ) -> list[str]:
-        """See Runtime.exec_argv. A bind of the home directory onto /home/<user> becomes
-        `--home`; `writable` maps to `--write` (directory images only: it changes the
-        image itself, so callers pass it only for a private copy)."""
+    def _argv(self, image, command, *, binds, env, workdir, gpus, writable) -> list[str]:
         argv = [self.binary]
         for bind in binds:
             argv += self._bind_args(bind)
-        for key, value in check_env(env).items():
+        for key, value in env.items():
             argv.append(f"--set-env={key}={value}")
         if env:
             argv.append("--env-no-expand")  # values are literal: no $VAR expansion
         if workdir is not None:
-            argv.append(f"--cd={check_path('workdir', workdir)}")
-        check_count("gpus", gpus)  # the node's /dev is bound; CUDA_VISIBLE_DEVICES passes
-        check_count("shm_size", shm_size)
+            argv.append(f"--cd={workdir}")
         if writable:
             argv.append("--write")
-        argv += [check_path("image", image), "--", *check_command(command_argv)]
-        return argv
+        return [*argv, image, "--", *command]
 
     def _bind_args(self, bind: Bind) -> list[str]:
         if self.home and bind.source == self.home and self._is_home_target(bind.target):

@@ -22,11 +22,21 @@ def _iso(value):
     return value.isoformat() + "Z" if value else None
 
 
-def _body() -> dict:
+def _body(optional: bool = False) -> dict:
+    """The request's JSON object ({} for no body when `optional`); raises ServiceError
+    `invalid_body` for anything else."""
     body = request.get_json(silent=True)
+    if optional:
+        body = body or {}
     if not isinstance(body, dict):
         raise ServiceError("Send a JSON object.", "invalid_body")
     return body
+
+
+def _events_json(events, text) -> list[dict]:
+    """A job's events or a schedule's history, each with `text(event)` in words."""
+    return [{"at": _iso(e.at), "kind": e.kind, "details": e.details, "text": text(e)}
+            for e in events]
 
 
 def job_json(job, full: bool = False) -> dict:
@@ -43,8 +53,7 @@ def job_json(job, full: bool = False) -> dict:
     }
     if full:
         out["script"] = job.script
-        out["events"] = [{"at": _iso(e.at), "kind": e.kind, "details": e.details,
-                          "text": event_text(e)} for e in job.events]
+        out["events"] = _events_json(job.events, event_text)
     return out
 
 
@@ -142,10 +151,7 @@ def delete_template(template_id: int):
 @bp.post("/templates/<int:template_id>/run")
 @token_required
 def run_template(template_id: int):
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body, dict):
-        raise ServiceError("Send a JSON object.", "invalid_body")
-    job = jobtemplates.run_template(g.api_user, template_id, body)
+    job = jobtemplates.run_template(g.api_user, template_id, _body(optional=True))
     return jsonify(job_json(job, full=True)), 201
 
 
@@ -160,8 +166,7 @@ def schedule_json(schedule, full: bool = False) -> dict:
         "upcoming_job": job_json(upcoming) if upcoming else None,
     }
     if full:
-        out["history"] = [{"at": _iso(e.at), "kind": e.kind, "details": e.details,
-                           "text": history_text(e)} for e in schedule.events]
+        out["history"] = _events_json(schedule.events, history_text)
     return out
 
 

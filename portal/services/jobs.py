@@ -34,6 +34,7 @@ from portal.services import Forbidden, NotFound, ServiceError, audit, cluster
 from portal.services import jobscript as scripts
 from portal.services.images import get_image
 from portal.services.jobspec import JobRequest, parse_request, validate_name
+from portal.services.requestcheck import capped_minutes, project_limits
 from portal.services.users import current_membership, user_projects
 from portal.slurm import make_scheduler
 
@@ -111,7 +112,8 @@ def create_job(user, data: Mapping, *, template=None, backend: Backend | None = 
     if template is not None and template.project_id != membership.project_id:
         raise Forbidden(_l("That template belongs to another project."), "other_project")
     name = validate_name(data.get("name"))
-    request = parse_request(user, data, cluster.cached_view())
+    request = parse_request(user, data, cluster.cached_view(),
+                            limits=project_limits(membership.project))
     job = new_job(user, membership, name, request, template_id=getattr(template, "id", None))
     db.session.add(job)
     db.session.commit()
@@ -177,6 +179,9 @@ def prepare(job: Job, backend: Backend, *, begin=None, dependency=None) -> JobSp
         partition=job.partition, cpus=job.cpus, mem=f"{job.mem_gb}G",
         gres=f"gpu:{job.gpu_model}:{job.gpu_count}" if job.gpu_count else None,
         begin=begin, dependency=dependency, workdir=job.directory, output=data.log_file,
+        # Without --time the partition default (4 h) applies and a job in a project with a
+        # shorter MaxWall would pend forever (QOSMaxWallDurationPerJobLimit).
+        time=capped_minutes(None, project_limits(job.project)),
     )
     job.sbatch_args = sbatch_args(spec)
     job.script = scripts.render(data, job.sbatch_args)

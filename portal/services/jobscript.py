@@ -75,17 +75,33 @@ class ScriptInput:
         return f"{self.directory}/{LOG_NAME}"
 
 
-def runtime_argv(data: ScriptInput) -> list[str]:
-    """The container command line: the command file run by the image's shell."""
+def container_argv(
+    data, command: list[str], *, service: bool = False, env: dict | None = None,
+    shm: bool = True,
+) -> list[str]:
+    """`command` in the image of `data` (a job's ScriptInput or a session's
+    SessionScriptInput), as its runtime starts it for the owner: the workspace bound at its
+    own path and the initial directory, the GPUs, and (with `shm`) the /dev/shm size.
+
+    `service` builds a long-running session service (`Runtime.service_argv`) instead of a
+    batch command (`Runtime.exec_argv`). Raises ValueError for a value that could be misread.
+    """
     runtime = make_runtime(data.runtime, home=data.home)
-    return runtime.exec_argv(
+    build = runtime.service_argv if service else runtime.exec_argv
+    return build(
         data.image_path,
-        [data.shell, data.command_file],
+        command,
         binds=[Bind(data.workspace, data.workspace)],
+        env=env,
         workdir=data.workspace,
         gpus=data.gpus,
-        shm_size=data.shm_gb * 1024,
+        shm_size=data.shm_gb * 1024 if shm else 0,
     )
+
+
+def runtime_argv(data: ScriptInput) -> list[str]:
+    """The container command line: the command file run by the image's shell."""
+    return container_argv(data, [data.shell, data.command_file])
 
 
 def resubmit_args(sbatch_args: list[str]) -> list[str]:

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.services import ServiceError
 from portal.services.images import IMAGE_TYPES, PUBLIC, get_image
+from portal.services.requestcheck import check_hardware, int_field
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 # Templates and schedules name their jobs "<name>-<n>": leave room for the number.
@@ -92,25 +93,6 @@ def validate_command(value: object) -> str:
     return command
 
 
-def _int(data: Mapping, key: str, default: int, low: int, high: int, code: str, label) -> int:
-    raw = data.get(key, default)
-    if raw in (None, ""):
-        raw = default
-    try:
-        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-            raise ValueError
-        value = int(str(raw).strip()) if not isinstance(raw, int) else raw
-    except (TypeError, ValueError):
-        value = None
-    if value is None or not low <= value <= high:
-        raise ServiceError(
-            _l("%(field)s must be a whole number from %(low)s to %(high)s.",
-               field=label, low=low, high=high),
-            code,
-        )
-    return value
-
-
 def cluster_limits(view: Mapping | None) -> dict:
     """Largest node's CPUs and memory, and GPUs per model, from the cached cluster view."""
     if not view or not view.get("available") or not view.get("nodes"):
@@ -132,7 +114,7 @@ def _gpu(data: Mapping, limits: dict) -> tuple[str | None, int]:
     models = limits["gpu_models"]
     model = str(data.get("gpu_model") or "").strip() or None
     high = models.get(model, 0) if (models is not None and model) else limits["gpus"]
-    count = _int(data, "gpu_count", 0, 0, max(high, 0), "invalid_gpu_count", _l("GPU count"))
+    count = int_field(data, "gpu_count", 0, 0, max(high, 0), "invalid_gpu_count", _l("GPU count"))
     if count == 0:
         return None, 0
     if model is None and models:
@@ -146,16 +128,20 @@ def _gpu(data: Mapping, limits: dict) -> tuple[str | None, int]:
     return model, count
 
 
-def parse_request(user, data: Mapping, cluster_view: Mapping | None = None) -> JobRequest:
+def parse_request(user, data: Mapping, cluster_view: Mapping | None = None, *,
+                  limits: Mapping | None = None) -> JobRequest:
     """Validate hardware, image and command from a form, JSON body or template.
 
-    Raises ServiceError with a stable code naming the first bad field.
+    `limits` are the project's (requestcheck.project_limits). Raises ServiceError with a
+    stable code naming the first bad field, or "over_quota" with the project's limit.
     """
-    limits = cluster_limits(cluster_view)
-    gpu_model, gpu_count = _gpu(data, limits)
-    cpus = _int(data, "cpus", 1, 1, limits["cpus"], "invalid_cpus", _l("CPU cores"))
-    mem_gb = _int(data, "mem_gb", 4, 1, limits["mem_gb"], "invalid_memory", _l("Memory (GB)"))
-    shm_gb = _int(data, "shm_gb", 0, 0, mem_gb, "invalid_shm", _l("Shared memory (GB)"))
+    sizes = cluster_limits(cluster_view)
+    gpu_model, gpu_count = _gpu(data, sizes)
+    cpus = int_field(data, "cpus", 1, 1, sizes["cpus"], "invalid_cpus", _l("CPU cores"))
+    mem_gb = int_field(data, "mem_gb", 4, 1, sizes["mem_gb"], "invalid_memory",
+                       _l("Memory (GB)"))
+    check_hardware({"gpu_count": gpu_count, "cpus": cpus, "mem_gb": mem_gb}, limits)
+    shm_gb = int_field(data, "shm_gb", 0, 0, mem_gb, "invalid_shm", _l("Shared memory (GB)"))
     image_type = str(data.get("image_type") or PUBLIC)
     if image_type not in IMAGE_TYPES:
         raise ServiceError(_l("Unknown image type."), "invalid_image_type")

@@ -109,15 +109,26 @@ def sync_jobs(backend, snapshot_jobs: list[dict] | None, now: datetime | None = 
     return {"changed": changed} if changed else {}
 
 
+def history_by_id(backend, slurm_ids: list, what: str, logger: logging.Logger) -> dict | None:
+    """sacct's records of `slurm_ids` as plain dicts by Slurm id (jobs and sessions).
+
+    None, after a warning on `logger`, when sacct fails: the caller then changes nothing
+    (`what` names the rows in the warning). Raises nothing for Slurm trouble.
+    """
+    try:
+        found = backend.scheduler.history(slurm_ids)
+    except AdapterError as exc:
+        logger.warning("sacct failed, %s states stay as they were: %s", what, exc.message)
+        return None
+    return {info.id: cluster._plain(info) for info in found}
+
+
 def _from_history(backend, pending: list[tuple[Job, dict | None]], now: datetime) -> int:
     """Ended jobs from sacct (with exit codes). squeue's word is used only when sacct
     still lacks a job SACCT_LAG after it ended; a job neither knows becomes "lost"."""
-    try:
-        found = backend.scheduler.history([job.slurm_job_id for job, _ in pending])
-    except AdapterError as exc:
-        log.warning("sacct failed, job states stay as they were: %s", exc.message)
+    by_id = history_by_id(backend, [job.slurm_job_id for job, _ in pending], "job", log)
+    if by_id is None:
         return 0
-    by_id = {info.id: cluster._plain(info) for info in found}
     changed = 0
     for job, live in pending:
         info = by_id.get(job.slurm_job_id)

@@ -58,12 +58,12 @@ def get_key(user: User, key_id: int) -> SshKey:
 
 
 def key_usage(key: SshKey) -> list:
-    """Sessions that use `key`, for "used by" columns and delete confirmations.
-
-    Sessions (F3) do not exist yet, so this is empty; the sessions feature fills it in
-    (returning its session objects, each with a `name`) without changing the callers.
+    """Open sessions whose authorized_keys hold `key`, for "used by" columns and delete
+    confirmations (each has a `name`). Raises nothing.
     """
-    return []
+    from portal.services.sessions import sessions_using_key  # sessions imports this module
+
+    return sessions_using_key(key)
 
 
 def import_key(user: User, name: str, text: str) -> SshKey:

@@ -38,6 +38,7 @@ from portal.services import ServiceError, cluster, jobsync
 from portal.services import crontime as ct
 from portal.services import jobs as jobsvc
 from portal.services.jobspec import parse_request, spec_of
+from portal.services.requestcheck import project_limits
 from portal.services.schedules import history
 
 log = logging.getLogger(__name__)
@@ -305,7 +306,8 @@ def _new_run(schedule, due: datetime) -> Job:
         raise ServiceError("The schedule's template no longer exists.", "no_template")
     user = schedule.user
     membership = jobsvc.require_membership(user, schedule.project_id)
-    request = parse_request(user, spec_of(schedule.template), cluster.cached_view())
+    request = parse_request(user, spec_of(schedule.template), cluster.cached_view(),
+                            limits=project_limits(membership.project))
     number = schedule.run_count + 1
     job = jobsvc.new_job(
         user, membership, f"{schedule.name}-{number}", request,

@@ -29,16 +29,18 @@ def gpu_spec(session) -> str:
     return f"{session.gpu_model}:{session.gpu_count}"
 
 
-def session_view(session) -> dict:
-    """Labels for lists and the detail page (no secrets)."""
+def session_view(session, *, openable: bool = True) -> dict:
+    """Labels for lists and the detail page (no secrets). `openable` False: a row another
+    member may only see (no link to its page, no delete box; see sessions.may_open)."""
     return {
+        "openable": openable,
         "state": state_label(session.state),
         "reason": reason_text(session.reason) if session.state == "pending" else "",
         "hardware": hardware(session),
         "gpu_spec": gpu_spec(session),
         "services": [str(SERVICES.get(s, s)) for s in session.services or []],
         "open": session.state == "running",
-        "deletable": session.state not in ("deleting",),
+        "deletable": openable and session.state not in ("deleting",),
         "refresh": session.state in ("submitting", "pending", "starting", "deleting"),
     }
 

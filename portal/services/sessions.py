@@ -31,6 +31,7 @@ from portal.services import sessionscript as scripts
 from portal.services import whitelists as wlsvc
 from portal.services.jobs import Backend, get_backend, job_root, require_membership
 from portal.services.passwords import hash_password
+from portal.services.requestcheck import project_limits
 from portal.services.sessionspec import SessionRequest, parse_request
 from portal.services.users import current_membership
 
@@ -44,13 +45,10 @@ def tag_of(session: Session) -> str:
     return TAG_PREFIX + session.uuid
 
 
-def project_quota(membership: Membership) -> dict | None:
-    """Per-user limits of the project ("gpus", "cpus", "mem_gb"), where recorded.
-
-    The projects feature (issue 3) owns quotas; until it records them Slurm's own limits
-    refuse what is over quota, with Slurm's words.
-    """
-    return getattr(membership.project, "session_quota", None)
+def project_quota(membership: Membership) -> dict:
+    """The project's limits a session must fit (issue 3's quota, per-user GPU cap and
+    session time limit; see requestcheck.project_limits)."""
+    return project_limits(membership.project)
 
 
 def _max_minutes(view: Mapping) -> int | None:
@@ -211,15 +209,27 @@ def is_manager(user, project_id: int) -> bool:
 
 
 def visible_sessions(user, membership: Membership | None = None, limit: int = 500):
-    """The list: own sessions in the project; managers also see members' (F2)."""
+    """The list: own sessions in the project; managers also see members' (F2), and so do
+    members of a project with `members_see_sessions` (the list only: `may_open` says which
+    rows they may open or delete, and get_session refuses the others).
+    """
     membership = membership or current_membership(user)
     if membership is None:
         return []
     stmt = select(Session).where(Session.project_id == membership.project_id,
                                  Session.hidden.is_(False))
-    if membership.role != ProjectRole.MANAGER:
+    if membership.role != ProjectRole.MANAGER and not membership.project.members_see_sessions:
         stmt = stmt.where(Session.user_id == user.id)
     return list(db.session.scalars(stmt.order_by(Session.id.desc()).limit(limit)))
+
+
+def may_open(user, session: Session, membership: Membership | None) -> bool:
+    """Whether `user` may open (detail, connect) and delete `session`: the owner, or a
+    manager of its project — the same rule as get_session(manage=True)."""
+    if session.user_id == user.id:
+        return True
+    return (membership is not None and membership.project_id == session.project_id
+            and membership.role == ProjectRole.MANAGER)
 
 
 def get_session(user, session_id: int, *, manage: bool = False) -> Session:

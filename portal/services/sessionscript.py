@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.runtime import Bind, make_runtime
 from adapters.sshd import SshdSpec, render_config, sshd_argv
-from portal.services.jobscript import environment, resubmit_args
+from portal.services.jobscript import container_argv, environment, resubmit_args
 
 SCRIPT_NAME = "session.sh"
 LOG_NAME = "output.log"
@@ -63,16 +62,7 @@ class SessionScriptInput:
 
 
 def _service(data: SessionScriptInput, command: list[str]) -> list[str]:
-    runtime = make_runtime(data.runtime, home=data.home)
-    return runtime.service_argv(
-        data.image_path,
-        command,
-        binds=[Bind(data.workspace, data.workspace)],
-        env={"PATH": data.path},
-        workdir=data.workspace,
-        gpus=data.gpus,
-        shm_size=data.shm_gb * 1024,
-    )
+    return container_argv(data, command, service=True, env={"PATH": data.path})
 
 
 def jupyter_argv(data: SessionScriptInput) -> list[str]:
@@ -100,12 +90,9 @@ def sshd_config(data: SessionScriptInput) -> str:
     namespace maps only the user) and /home is a world-writable tmpfs, so StrictModes
     refuses every key; the session directory is 0700 and written only as the user.
     """
-    text = render_config(data.sshd_spec, data.user)
-    if data.runtime == "charliecloud":
-        if "StrictModes yes" not in text:
-            raise ValueError("sshd_config lost its StrictModes line")
-        text = text.replace("StrictModes yes", "StrictModes no")
-    return text
+    return render_config(
+        data.sshd_spec, data.user, strict_modes=data.runtime != "charliecloud"
+    )
 
 
 def render(data: SessionScriptInput, sbatch_args: list[str]) -> str:
@@ -131,12 +118,7 @@ def render(data: SessionScriptInput, sbatch_args: list[str]) -> str:
 
 def terminal_argv(data: SessionScriptInput, shell: str = "/bin/bash") -> list[str]:
     """The web terminal's login shell in the session's image, in the workspace."""
-    runtime = make_runtime(data.runtime, home=data.home)
-    return runtime.service_argv(
-        data.image_path,
-        [shell, "-l"],
-        binds=[Bind(data.workspace, data.workspace)],
-        env={"PATH": data.path, "TERM": "xterm-256color"},
-        workdir=data.workspace,
-        gpus=data.gpus,
+    return container_argv(
+        data, [shell, "-l"], service=True,
+        env={"PATH": data.path, "TERM": "xterm-256color"}, shm=False,
     )

@@ -22,6 +22,9 @@ from portal.services import whitelists as wlsvc
 from portal.services.images import IMAGE_TYPES, PUBLIC, get_image
 from portal.services.jobspec import GPU_MODEL_RE, NAME_RE, cluster_limits
 from portal.services.passwords import password_problem
+from portal.services.requestcheck import capped_minutes, check_hardware, int_field
+
+__all__ = ["SessionRequest", "hardware", "int_field", "parse_request", "times", "validate_name"]
 
 MAX_HOURS = 24 * 30
 MAX_BEGIN_DAYS = 365
@@ -67,26 +70,6 @@ def validate_name(value: object) -> str:
     return name
 
 
-def int_field(data: Mapping, key: str, default: int, low: int, high: int, code: str, label):
-    """A whole number in [low, high]; the message names the field and the limits."""
-    raw = data.get(key, default)
-    if raw in (None, ""):
-        raw = default
-    value = None
-    if not isinstance(raw, bool):
-        try:
-            value = raw if isinstance(raw, int) else int(str(raw).strip())
-        except (TypeError, ValueError):
-            value = None
-    if value is None or not low <= value <= high:
-        raise ServiceError(
-            _l("%(field)s must be a whole number from %(low)s to %(high)s.",
-               field=label, low=low, high=high),
-            code,
-        )
-    return value
-
-
 def parse_time(value: object, code: str, label) -> datetime:
     """An ISO date-time ("2030-01-02T03:04", optionally with an offset) as naive UTC.
 
@@ -129,14 +112,11 @@ def _bool(value: object) -> bool:
 
 
 def hardware(data: Mapping, view: Mapping | None, quota: Mapping | None = None) -> dict:
-    """GPU model/count, CPUs, memory, shared memory within node sizes and the quota.
-
-    `quota` may bound "gpus", "cpus", "mem_gb" (the project's per-user limits).
+    """GPU model/count, CPUs, memory, shared memory within node sizes and the project's
+    limits (`quota`: requestcheck.project_limits). Raises ServiceError naming the field,
+    or "over_quota" with the project's limit.
     """
     limits = dict(cluster_limits(view))
-    for key, value in (quota or {}).items():
-        if value is not None and key in limits and key != "gpu_models":
-            limits[key] = min(limits[key], int(value))
     models = limits["gpu_models"]
     model = str(data.get("gpu_model") or "").strip() or None
     high = limits["gpus"]
@@ -154,12 +134,19 @@ def hardware(data: Mapping, view: Mapping | None, quota: Mapping | None = None) 
     cpus = int_field(data, "cpus", 1, 1, limits["cpus"], "invalid_cpus", _l("CPU cores"))
     mem = int_field(data, "mem_gb", 4, 1, limits["mem_gb"], "invalid_memory", _l("Memory (GB)"))
     shm = int_field(data, "shm_gb", 0, 0, mem, "invalid_shm", _l("Shared memory (GB)"))
-    return {"gpu_model": model if count else None, "gpu_count": count, "cpus": cpus,
-            "mem_gb": mem, "shm_gb": shm}
+    hw = {"gpu_model": model if count else None, "gpu_count": count, "cpus": cpus,
+          "mem_gb": mem, "shm_gb": shm}
+    check_hardware(hw, quota)
+    return hw
 
 
-def times(data: Mapping, now: datetime, max_minutes: int | None = None) -> dict:
-    """begin_at, end_at and the Slurm time limit from the start/end choices."""
+def times(data: Mapping, now: datetime, max_minutes: int | None = None,
+          quota: Mapping | None = None) -> dict:
+    """begin_at, end_at and the Slurm time limit from the start/end choices.
+
+    `max_minutes` is the partitions' longest limit; `quota` the project's limits: "never"
+    runs as long as the project's session limit allows. Raises ServiceError.
+    """
     begin = None
     if _choice(data, "start", START_CHOICES, "now") == "at":
         begin = parse_time(data.get("begin_at"), "invalid_begin", _l("Start time"))
@@ -183,7 +170,7 @@ def times(data: Mapping, now: datetime, max_minutes: int | None = None) -> dict:
                hours=round(max_minutes / 60, 1)),
             "time_over_limit",
         )
-    return {"begin_at": begin, "end_at": end, "time_limit_min": limit}
+    return {"begin_at": begin, "end_at": end, "time_limit_min": capped_minutes(limit, quota)}
 
 
 def access(user, data: Mapping, image) -> dict:
@@ -249,6 +236,6 @@ def parse_request(user, data: Mapping, view: Mapping | None, *, quota: Mapping |
         raise ServiceError(_l("This image offers no session services."), "image_not_allowed")
     return SessionRequest(
         name=valid_name, **hw, image_type=image.type, image=image.key, image_path=image.path,
-        framework=image.framework, shell=image.shell, **times(data, now, max_minutes),
+        framework=image.framework, shell=image.shell, **times(data, now, max_minutes, quota),
         **access(user, data, image),
     )

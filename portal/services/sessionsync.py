@@ -23,7 +23,7 @@ from portal.models import Session
 from portal.services import audit, cluster
 from portal.services import sessionconn as conn
 from portal.services import sessions as svc
-from portal.services.jobsync import naive_utc
+from portal.services.jobsync import history_by_id, naive_utc
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +123,9 @@ def _past_end(session: Session, backend, now: datetime) -> int:
 def _from_history(backend, pending: list, now: datetime) -> int:
     """Jobs squeue no longer shows, from sacct in one call; "ended" if nobody knows them
     for LOST_AFTER (a controller that cannot answer changes nothing)."""
-    try:
-        found = backend.scheduler.history([s.slurm_job_id for s, _ in pending])
-    except AdapterError as exc:
-        log.warning("sacct failed, session states stay as they were: %s", exc.message)
+    by_id = history_by_id(backend, [s.slurm_job_id for s, _ in pending], "session", log)
+    if by_id is None:
         return 0
-    by_id = {info.id: cluster._plain(info) for info in found}
     changed = 0
     for session, _live in pending:
         info = by_id.get(session.slurm_job_id)

@@ -61,8 +61,12 @@ def get_whitelist(user: User, whitelist_id: int) -> Whitelist:
 
 
 def whitelist_usage(whitelist: Whitelist) -> list:
-    """Sessions that use `whitelist`; empty until the sessions feature (F3) fills it in."""
-    return []
+    """Open sessions restricted by `whitelist`, for "used by" columns and delete
+    confirmations (each has a `name`). Raises nothing.
+    """
+    from portal.services.sessions import sessions_using_whitelist  # sessions imports us
+
+    return sessions_using_whitelist(whitelist)
 
 
 def rule_label(rule: WhitelistRule | RuleSpec) -> str:

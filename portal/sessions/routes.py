@@ -21,6 +21,7 @@ from portal.services import sessionconn as conn
 from portal.services import sessions as svc
 from portal.services.sessiondisplay import session_view
 from portal.services.sessionspec import parse_request
+from portal.services.users import current_membership
 from portal.sessions import bp
 from portal.sessions.forms import form_context, form_data, summary
 
@@ -44,9 +45,11 @@ def _csrf_ok() -> None:
 @bp.route("/")
 @login_required
 def index():
-    sessions = svc.visible_sessions(current_user)
-    return render_template("sessions/index.html", sessions=sessions,
-                           views={s.id: session_view(s) for s in sessions})
+    membership = current_membership(current_user)
+    sessions = svc.visible_sessions(current_user, membership)
+    views = {s.id: session_view(s, openable=svc.may_open(current_user, s, membership))
+             for s in sessions}
+    return render_template("sessions/index.html", sessions=sessions, views=views)
 
 
 @bp.route("/new", methods=["GET", "POST"])

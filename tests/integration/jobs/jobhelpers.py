@@ -6,25 +6,7 @@ import threading
 import time
 
 from portal import db, worker
-from portal.models import Membership, Project, ProjectRole, User
-from portal.services import users
-from tests.conftest import PASSWORD
-
-
-def add_member(username: str, account: str, role=ProjectRole.MEMBER):
-    """Portal user `username` (Unix account of the same name) in project `account`."""
-    user = db.session.query(User).filter_by(username=username).one_or_none()
-    if user is None:
-        user, _ = users.create_user(username, password=PASSWORD)
-    project = db.session.query(Project).filter_by(account=account).one_or_none()
-    if project is None:
-        project = Project(account=account, name=account.upper())
-        db.session.add(project)
-        db.session.commit()
-    db.session.add(Membership(user_id=user.id, project_id=project.id, role=role))
-    user.current_project_id = project.id
-    db.session.commit()
-    return user
+from tests.support.members import add_member  # noqa: F401 - the tests import it here
 
 
 def ours(scheduler, prefix: str, pending_only: bool = False):

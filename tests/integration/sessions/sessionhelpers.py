@@ -18,9 +18,8 @@ from werkzeug.serving import make_server
 
 from portal import create_app, db, worker
 from portal.migrate import upgrade
-from portal.models import Membership, Project, ProjectRole, User
-from portal.services import users
 from tests.conftest import PASSWORD
+from tests.support.members import add_member  # noqa: F401 - the tests import it here
 
 REPO = Path(__file__).resolve().parents[3]
 JUPYTER_IMAGE = str(REPO / "var" / "images" / "jupyter")
@@ -36,22 +35,6 @@ def make_app(db_path: Path, **config):
                        "SESSION_COOKIE_SECURE": False, "RATELIMIT_STORAGE_URI": "memory://",
                        "LOGIN_RATE_LIMIT": "1000 per minute",
                        **config})
-
-
-def add_member(username: str, account: str, role=ProjectRole.MEMBER) -> User:
-    """Portal user `username` (Unix account of the same name) in project `account`."""
-    user = db.session.query(User).filter_by(username=username).one_or_none()
-    if user is None:
-        user, _ = users.create_user(username, password=PASSWORD)
-    project = db.session.query(Project).filter_by(account=account).one_or_none()
-    if project is None:
-        project = Project(account=account, name=account.upper())
-        db.session.add(project)
-        db.session.commit()
-    db.session.add(Membership(user_id=user.id, project_id=project.id, role=role))
-    user.current_project_id = project.id
-    db.session.commit()
-    return user
 
 
 def cycle(app) -> dict:

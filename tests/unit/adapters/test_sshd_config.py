@@ -52,3 +52,14 @@ def test_unusable_specs_are_refused(directory, port, listen):
 def test_user_names_are_checked():
     with pytest.raises(ValueError):
         render_config(SPEC, "alice bob")
+
+
+@pytest.mark.parametrize("strict, line", [(True, "StrictModes yes"), (False, "StrictModes no")])
+def test_strict_modes_can_be_turned_off(strict, line):
+    lines = render_config(SPEC, "alice", strict_modes=strict).splitlines()
+    assert line in lines
+    assert sum(entry.startswith("StrictModes") for entry in lines) == 1
+
+
+def test_strict_modes_is_on_by_default():
+    assert "StrictModes yes" in render_config(SPEC, "alice").splitlines()

@@ -12,10 +12,10 @@ import pytest
 from adapters.errors import JobNotFound
 from adapters.scheduler import JobInfo, JobState
 from portal import db
-from portal.models import Membership, Project, ProjectRole
-from portal.services import cluster, users
+from portal.services import cluster
 from portal.services import jobs as jobsvc
-from tests.conftest import PASSWORD
+from tests.support.fakes import FakeFiles
+from tests.support.members import make_member
 
 TERMINAL = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT}
 
@@ -96,38 +96,6 @@ class FakeScheduler:
         return self.calls.count(command)
 
 
-class FakeFiles:
-    """UserFiles in memory: {path: bytes}; dirs remembered with their owner."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.dirs: dict[str, str] = {}
-
-    def make_dirs(self, user, *paths, mode=0o700):
-        for path in paths:
-            self.dirs[path] = user
-
-    def write(self, user, path, data):
-        self.files[path] = data if isinstance(data, bytes) else data.encode()
-
-    def size(self, user, path):
-        return len(self.files[path]) if path in self.files else None
-
-    def read_range(self, user, path, offset, length):
-        return self.files.get(path, b"")[offset:offset + length]
-
-    def stream_range(self, user, path, offset=0, length=None):
-        data = self.files.get(path, b"")
-        end = len(data) if length is None else offset + length
-        for i in range(offset, end, 5):
-            yield data[i:min(i + 5, end)]
-
-    def remove_tree(self, user, path):
-        for key in [k for k in self.files if k.startswith(path + "/")]:
-            del self.files[key]
-        self.dirs.pop(path, None)
-
-
 @pytest.fixture
 def backend(app, monkeypatch):
     fake = jobsvc.Backend(FakeScheduler(), FakeFiles())
@@ -141,19 +109,6 @@ def ctx(app):
     with app.test_request_context():
         yield
     db.session.remove()
-
-
-def make_member(name="ursula", account="proja", role=ProjectRole.MEMBER, unix_user="nobody"):
-    """A portal user who is a member of project `account` (needs an app context)."""
-    user, _ = users.create_user(name, unix_user=unix_user, password=PASSWORD)
-    project = db.session.query(Project).filter_by(account=account).one_or_none()
-    if project is None:
-        project = Project(account=account, name=account.upper())
-        db.session.add(project)
-        db.session.commit()
-    db.session.add(Membership(user_id=user.id, project_id=project.id, role=role))
-    db.session.commit()
-    return user
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import pytest
 from click.testing import CliRunner
 
-from portal import cli, db
+from portal import cli, cli_common, db
 from portal.models import Job, JobTemplate, Schedule
 from portal.services import jobs as jobsvc
 from portal.services import jobtemplates, tokens
@@ -168,7 +168,7 @@ def test_api_jobs_templates_schedules(app, alice, client, backend):
 
 
 def test_cli_job_template_schedule(app, alice, backend, monkeypatch):
-    monkeypatch.setattr(cli, "_app", lambda: app)
+    monkeypatch.setattr(cli_common, "make_app", lambda: app)
     runner = CliRunner()
     result = runner.invoke(cli.main, ["job", "run", "--user", "ursula", "--name", "cli-1",
                                       "--command", "echo $((1+1))", "--cpus", "1"])

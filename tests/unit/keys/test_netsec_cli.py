@@ -9,13 +9,13 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from portal import cli
+from portal import cli, cli_common
 from tests.unit.keys.netsec_support import audit_actions, key_count, pub
 
 
 @pytest.fixture
 def run(app, monkeypatch, make_user):
-    monkeypatch.setattr(cli, "_app", lambda: app)
+    monkeypatch.setattr(cli_common, "make_app", lambda: app)
     monkeypatch.setattr(os, "geteuid", lambda: 0)  # the admin on the login node
     make_user("ursula")
     runner = CliRunner()

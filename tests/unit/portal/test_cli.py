@@ -3,12 +3,12 @@
 import pytest
 from click.testing import CliRunner
 
-from portal import cli
+from portal import cli, cli_common
 
 
 @pytest.fixture
 def runner(app, monkeypatch):
-    monkeypatch.setattr(cli, "_app", lambda: app)
+    monkeypatch.setattr(cli_common, "make_app", lambda: app)
     return CliRunner()
 
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from click.testing import CliRunner
 
-from portal import cli, db
+from portal import cli, cli_common, db
 from portal.models import Project, ProjectStatus
 from portal.services import tokens
 from tests.conftest import PASSWORD, csrf_from
@@ -159,7 +159,7 @@ def test_api_qos_is_for_admins(client, people, bearer, fake):
 
 
 def test_cli_project_and_accounts_verbs(app, monkeypatch, project, fake):
-    monkeypatch.setattr(cli, "_app", lambda: app)
+    monkeypatch.setattr(cli_common, "make_app", lambda: app)
     run = CliRunner().invoke
     listed = run(cli.main, ["project", "list"])
     assert listed.exit_code == 0 and "tproj" in listed.output and "mia*" in listed.output

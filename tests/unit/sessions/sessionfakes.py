@@ -11,10 +11,9 @@ from datetime import UTC, datetime
 
 from adapters.errors import JobNotFound
 from adapters.scheduler import JobInfo, JobState
-from portal import db
-from portal.models import Membership, Project, ProjectRole
-from portal.services import public_images, users
-from tests.conftest import PASSWORD
+from portal.services import public_images
+from tests.support.fakes import FakeFiles  # noqa: F401 - the session tests import it here
+from tests.support.members import make_member  # noqa: F401 - likewise
 
 TERMINAL = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT}
 
@@ -80,30 +79,6 @@ class FakeScheduler:
         return [cluster._plain(j) for j in self.jobs.values()]
 
 
-class FakeFiles:
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.dirs: dict[str, str] = {}
-
-    def make_dirs(self, user, *paths, mode=0o700):
-        for path in paths:
-            self.dirs[path] = user
-
-    def write(self, user, path, data):
-        self.files[path] = data if isinstance(data, bytes) else data.encode()
-
-    def size(self, user, path):
-        return len(self.files[path]) if path in self.files else None
-
-    def read_range(self, user, path, offset, length):
-        return self.files.get(path, b"")[offset:offset + length]
-
-    def remove_tree(self, user, path):
-        for key in [k for k in self.files if k.startswith(path + "/")]:
-            del self.files[key]
-        self.dirs.pop(path, None)
-
-
 class FakeSshd:
     """Records `prepare` (the real one runs ssh-keygen as the user)."""
 
@@ -123,18 +98,6 @@ def write_conn(backend, session, host="vm", jupyter_port=40001, ssh_port=40002,
     backend.files.write("x", f"{session.directory}/connection.json", json.dumps(
         {"host": host, "jupyter_port": jupyter_port, "ssh_port": ssh_port, "token": token,
          "job_id": session.slurm_job_id}))
-
-
-def make_member(name="ursula", account="proja", role=ProjectRole.MEMBER, unix_user="nobody"):
-    user, _ = users.create_user(name, unix_user=unix_user, password=PASSWORD)
-    project = db.session.query(Project).filter_by(account=account).one_or_none()
-    if project is None:
-        project = Project(account=account, name=account.upper())
-        db.session.add(project)
-        db.session.commit()
-    db.session.add(Membership(user_id=user.id, project_id=project.id, role=role))
-    db.session.commit()
-    return user
 
 
 def register_jupyter(path="/srv/images/jupyter"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from portal import cli, db
+from portal import cli, cli_common, db
 from portal.services import ServiceError, public_images
 from portal.services.images import available_images, get_image
 
@@ -56,7 +56,7 @@ def test_withdrawn_images_are_not_offered(image_app, ctx):
 
 
 def test_cli_registers_once(image_app, monkeypatch):
-    monkeypatch.setattr(cli, "_app", lambda: image_app)
+    monkeypatch.setattr(cli_common, "make_app", lambda: image_app)
     args = ["image", "register", "jupyter", "--path", "/srv/jupyter", "--framework", "Py"]
     result = CliRunner().invoke(cli.main, args)
     assert result.exit_code == 0 and "registered image jupyter" in result.output

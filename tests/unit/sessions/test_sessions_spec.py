@@ -83,6 +83,7 @@ def test_quota_lowers_the_node_limits():
                                           "gpus": {"a100": [4, 0]}}]}
     with pytest.raises(ServiceError) as refused:
         spec.hardware({"gpu_model": "a100", "gpu_count": 3}, view, quota={"gpus": 2})
-    assert "0 to 2" in str(refused.value.message)
+    assert refused.value.code == "over_quota"
+    assert "quota is 2 GPUs; you asked for 3" in str(refused.value.message)
     out = spec.hardware({"gpu_count": 2, "cpus": 4, "mem_gb": 8, "shm_gb": 8}, view)
     assert out == {"gpu_model": "a100", "gpu_count": 2, "cpus": 4, "mem_gb": 8, "shm_gb": 8}

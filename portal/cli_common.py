@@ -1,0 +1,97 @@
+"""What every `portal …` command module shares: the app, error exits, the acting user, output.
+
+Kept apart from portal/cli.py so the feature modules (cli_jobs, cli_netsec, cli_sessions,
+cli_projects, cli_admin) can import it without importing the `main` group that imports them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import sys
+from contextlib import contextmanager
+
+import click
+
+USER_OPTION = click.option("--user", "username", help="Portal user (root only; default: you).")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def fail(exc) -> None:
+    """Print `error: …` (a ServiceError's message, or the text) to stderr and exit 1."""
+    click.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+    sys.exit(1)
+
+
+def make_app():
+    """The Flask app; exits 1 with the reason (e.g. no secret key yet) instead of a traceback."""
+    from portal import create_app
+
+    try:
+        return create_app()
+    except RuntimeError as exc:
+        fail(exc)
+
+
+def invoking_unix_user() -> str:
+    """The Unix account running this command."""
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def bound_user(unix_user: str):
+    """The portal user bound to `unix_user`; exits 1 when there is none."""
+    from sqlalchemy import select
+
+    from portal import db
+    from portal.models import User
+
+    user = db.session.scalar(select(User).where(User.unix_user == unix_user))
+    if user is None:
+        fail(f"no portal user is bound to the Unix account {unix_user}")
+    return user
+
+
+@contextmanager
+def service_context(*, request: bool = True):
+    """An app context (a `/cli` test request context when `request`) in which a ServiceError
+    exits 1 with its message; the DB session is removed at the end."""
+    from portal import db
+    from portal.services import ServiceError
+
+    app = make_app()
+    with app.test_request_context("/cli") if request else app.app_context():
+        try:
+            yield
+        except ServiceError as exc:
+            fail(exc)
+        finally:
+            db.session.remove()
+
+
+@contextmanager
+def acting_user(username: str | None, *, request: bool = True):
+    """`service_context` and the acting portal user: the one bound to the invoking Unix
+    account, or `username` (only root may name someone else); exits 1 on any refusal."""
+    from portal.services import users
+
+    with service_context(request=request):
+        invoking = invoking_unix_user()
+        if username is None:
+            if os.geteuid() == 0:
+                fail("running as root: say which portal user with --user NAME")
+            user = bound_user(invoking)
+        else:
+            user = users.get_user(username)
+            if os.geteuid() != 0 and user.unix_user != invoking:
+                fail("you may only act as your own portal user")
+        yield user
+
+
+def echo_items(data, as_json: bool, line, *, default=None) -> None:
+    """`data` (a dict or a list of them) as indented JSON, or one `line(item)` per item."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=default))
+        return
+    for item in data if isinstance(data, list) else [data]:
+        click.echo(line(item))
