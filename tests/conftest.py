@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -26,7 +27,9 @@ def pytest_report_header(config):
 
 @pytest.fixture
 def app(tmp_path):
-    url = f"sqlite:///{tmp_path / 'portal.db'}"
+    url = os.environ.get("PORTAL_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'portal.db'}"
+    if "PORTAL_TEST_DATABASE_URL" in os.environ:
+        _empty_database(url)  # e.g. PostgreSQL: one database, emptied before each test
     upgrade(url)
     app = create_app(
         {
@@ -40,6 +43,16 @@ def app(tmp_path):
     # No app context stays pushed: each test request must get its own `g`, as in production.
     yield app
     db.session.remove()
+
+
+def _empty_database(url: str) -> None:
+    from sqlalchemy import MetaData, create_engine
+
+    engine = create_engine(url)
+    meta = MetaData()
+    meta.reflect(engine)
+    meta.drop_all(engine)
+    engine.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import pytest
 from click.testing import CliRunner
 
-from portal import cli, worker
+from portal import cli, cli_common, worker
 from portal.services import tokens
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,7 @@ def test_worker_cycle_fills_cluster_view(app, make_user, client, auth):
 
 
 def test_cluster_status_command(app, monkeypatch):
-    monkeypatch.setattr(cli, "_app", lambda: app)
+    monkeypatch.setattr(cli_common, "make_app", lambda: app)
     result = CliRunner().invoke(cli.main, ["cluster", "status"])
     assert result.exit_code == 0, result.output
     assert "partition gpu (default)" in result.output

@@ -222,11 +222,11 @@ def _cookie(browser: Browser) -> tuple[str, str]:
 def test_cli_connect_prints_the_ssh_command(portal, running, monkeypatch):
     from click.testing import CliRunner
 
-    from portal import cli
+    from portal import cli, cli_common
 
     session_id, _ = running
     info = _session(portal.app, session_id)
-    monkeypatch.setattr(cli, "_app", lambda: portal.app)
+    monkeypatch.setattr(cli_common, "make_app", lambda: portal.app)
     result = CliRunner().invoke(cli.main, ["session", "connect", str(session_id), "--user",
                                            "alice"])
     assert result.exit_code == 0, result.output

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from portal import cli, db
+from portal import cli, cli_common, db
 from portal.models import Session
 from portal.services import public_images, sessions, tokens
 from portal.services import users as usersvc
@@ -172,7 +172,7 @@ def test_api_and_cli_create_list_and_delete(portal, monkeypatch):
     assert session_id in [s["id"] for s in listed]
     images = client.get("/api/v1/images", headers=auth).json
     assert "jupyter" in [i["name"] for i in images]
-    monkeypatch.setattr(cli, "_app", lambda: portal.app)
+    monkeypatch.setattr(cli_common, "make_app", lambda: portal.app)
     result = CliRunner().invoke(cli.main, ["session", "list", "--user", "alice"])
     assert result.exit_code == 0 and re.search(rf"{session_id}\s+pending", result.output)
     result = CliRunner().invoke(cli.main, ["session", "delete", str(session_id), "--user",

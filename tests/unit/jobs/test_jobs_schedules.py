@@ -1,5 +1,6 @@
 """Schedules (F8): validation, preview, and the engine that keeps exactly one upcoming run."""
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -191,6 +192,11 @@ def test_runs_missed_while_the_portal_was_down(owner, template, backend, policy)
 
 
 def test_a_schedule_ends_after_its_last_run(owner, template, backend):
+    # The runs counted depend on the wall clock's minute; do not start in its last seconds.
+    # (Seen once in CI under load: 3 runs instead of 2 — see the closing note of the session.)
+    deadline = time.monotonic() + 15
+    while datetime.now().second >= 50 and time.monotonic() < deadline:
+        time.sleep(0.2)
     now = db.utcnow()
     end = datetime.now().replace(second=0, microsecond=0) + timedelta(minutes=2)
     schedule = make(owner, template, timezone="UTC", mode="multi",
