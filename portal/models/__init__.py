@@ -1,6 +1,7 @@
 """All tables. Import from here so Alembic sees every model."""
 
 from portal.db import Base
+from portal.models.accounting import AccountingRecord, Price
 from portal.models.audit import AuditEvent
 from portal.models.cluster import ClusterSnapshot
 from portal.models.jobs import Job, JobEvent, JobTemplate, Schedule, ScheduleEvent
@@ -18,6 +19,7 @@ from portal.models.users import ApiToken, User
 
 __all__ = [
     "Base",
+    "AccountingRecord",
     "ApiToken",
     "AuditEvent",
     "ClusterSnapshot",
@@ -27,6 +29,7 @@ __all__ = [
     "JobEvent",
     "JobTemplate",
     "Membership",
+    "Price",
     "Project",
     "ProjectRole",
     "ProjectStatus",
