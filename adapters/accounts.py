@@ -36,6 +36,7 @@ from adapters.accounts_values import (
     parse_accounts,
     parse_associations,
     parse_qos,
+    parse_tres,
     tres_update,
 )
 from adapters.errors import AdapterError, SlurmRejected, SlurmUnreachable, classify_failure
@@ -102,6 +103,19 @@ class SlurmAccounts:
                 return []
         where = self._where(Name=names)
         return parse_qos(self._read(["show", "qos", *where, f"format={','.join(QOS_FIELDS)}"]))
+
+    def max_tres(self, account: str | None = None) -> dict[str, dict[str, int]]:
+        """Account → the per-job TRES cap (MaxTRES) set on the account's own association
+        (approvals: gres/gpu); accounts without one map to {}."""
+        accounts = [check_name(account, "account")] if account else None
+        where = self._where(Account=accounts, Cluster=self._cl())
+        out: dict[str, dict[str, int]] = {}
+        for line in self._read(["show", "assoc", *where, "format=account,user,maxtres"]
+                               ).splitlines():
+            parts = line.split("|")
+            if len(parts) >= 3 and parts[0].strip() and not parts[1].strip():
+                out[parts[0].strip()] = parse_tres(parts[2])
+        return out
 
     # -- accounts and users -------------------------------------------------------------
 

@@ -30,7 +30,7 @@ ACCOUNT_FIELDS = ("account", "descr", "org", "coord")
 # What each kind of object may have set, as sacctmgr spells it.
 ACCOUNT_SETTINGS = frozenset(
     {"Description", "Organization", "GrpTRES", "GrpJobs", "GrpSubmitJobs", "MaxWall",
-     "MaxJobs", "QOS", "DefaultQOS"}
+     "MaxJobs", "QOS", "DefaultQOS", "MaxTRES", "MaxSubmitJobs"}
 )
 QOS_SETTINGS = frozenset(
     {"Description", "Priority", "GrpTRES", "MaxTRESPerUser", "MaxWall", "MaxJobsPerUser",

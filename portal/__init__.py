@@ -57,18 +57,25 @@ def _select_locale() -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.account import bp as account_bp
     from portal.admin import bp as admin_bp
     from portal.api import bp as api_bp
     from portal.auth import bp as auth_bp
+    from portal.costs import bp as costs_bp
+    from portal.custom_images import bp as custom_images_bp
+    from portal.gpu_usage import bp as gpu_usage_bp
     from portal.jobs import bp as jobs_bp
     from portal.jobtemplates import bp as jobtemplates_bp
     from portal.keys import bp as keys_bp
     from portal.main import bp as main_bp
+    from portal.monitoring import bp as monitoring_bp
+    from portal.orders import bp as orders_bp
     from portal.projects import bp as projects_bp
     from portal.proxy import bp as proxy_bp
     from portal.schedules import bp as schedules_bp
     from portal.sessions import bp as sessions_bp
     from portal.settings import bp as settings_bp
+    from portal.wallet import bp as wallet_bp
     from portal.whitelists import bp as whitelists_bp
 
     app.register_blueprint(auth_bp)
@@ -78,11 +85,18 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(jobtemplates_bp)
     app.register_blueprint(schedules_bp)
     app.register_blueprint(keys_bp)
+    app.register_blueprint(orders_bp)
     app.register_blueprint(whitelists_bp)
     app.register_blueprint(sessions_bp)
+    app.register_blueprint(custom_images_bp)
     app.register_blueprint(proxy_bp)
     app.register_blueprint(projects_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(wallet_bp)
+    app.register_blueprint(monitoring_bp)
+    app.register_blueprint(gpu_usage_bp)
+    app.register_blueprint(account_bp)
+    app.register_blueprint(costs_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
 

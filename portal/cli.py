@@ -178,5 +178,13 @@ from portal.cli_projects import register as _register_projects  # noqa: E402 - n
 
 _register_projects(main)
 
+from portal.cli_wallet import register as _register_wallet  # noqa: E402 - needs `main`
+
+_register_wallet(main)
+
+from portal.cli_costs import register as _register_costs  # noqa: E402 - needs `main`
+
+_register_costs(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

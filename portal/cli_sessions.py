@@ -120,6 +120,9 @@ def session_list(username, as_json):
 @click.option("--key", "ssh_key_ids", type=int, multiple=True, help="SSH key id (repeat).")
 @click.option("--whitelist", "whitelist_ids", type=int, multiple=True, help="Whitelist id.")
 @click.option("--allow-all", is_flag=True, help="Admit every client address.")
+@click.option("--writable", is_flag=True,
+              help="Keep changes to the container (needed to save it as a custom image; "
+                   "start-up takes longer).")
 @USER_OPTION
 def session_create(name, hours, username, **options):
     """Create a session and print its id and Slurm job id."""

@@ -41,6 +41,11 @@ class Defaults:
     RUN_AS_PREFIX = None  # None: `runuser -u {user} --` as root, else `sudo -n -u {user} --`
     WORKER_INTERVAL = 10.0
     CLUSTER_CACHE_MAX_AGE = 120.0
+    # GPU rental overview (F5): peak hours, in the portal's timezone (`default_timezone`,
+    # else UTC). Weekdays 0 = Monday; hours from start (inclusive) to end (exclusive).
+    GPU_PEAK_WEEKDAYS = (0, 1, 2, 3, 4)
+    GPU_PEAK_START_HOUR = 9
+    GPU_PEAK_END_HOUR = 18
 
 
 def load_file(app) -> None:

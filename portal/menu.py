@@ -32,8 +32,8 @@ MENU: list[MenuSection] = [
         [
             MenuItem("create-container", _l("Create container"), "sessions.new"),
             MenuItem("containers", _l("Container list"), "sessions.index"),
-            MenuItem("custom-images", _l("Custom images")),
-            MenuItem("gpu-rental", _l("GPU rental overview")),
+            MenuItem("custom-images", _l("Custom images"), "custom_images.index"),
+            MenuItem("gpu-rental", _l("GPU rental overview"), "gpu_usage.index"),
         ],
     ),
     MenuSection(
@@ -59,17 +59,21 @@ MENU: list[MenuSection] = [
         "account",
         _l("Account"),
         [
-            MenuItem("cloud-platform", _l("Cloud platform")),
-            MenuItem("operation-log", _l("Operation log")),
+            MenuItem("cloud-platform", _l("Cloud platform"), "account.activation"),
+            MenuItem("operation-log", _l("Operation log"), "account.log"),
             MenuItem("profile", _l("Profile"), "settings.profile"),
-            MenuItem("orders", _l("Orders")),
-            MenuItem("approvals", _l("Approvals")),
-            MenuItem("cost-analysis", _l("Cost analysis")),
-            MenuItem("wallet", _l("Wallet")),
+            MenuItem("orders", _l("Orders"), "orders.index"),
+            MenuItem("approvals", _l("Approvals"), "orders.approvals"),
+            MenuItem("cost-analysis", _l("Cost analysis"), "costs.index"),
+            MenuItem("wallet", _l("Wallet"), "wallet.index"),
             MenuItem("settings", _l("Settings"), "settings.preferences"),
         ],
     ),
-    MenuSection("contact", _l("Contact admin"), [MenuItem("contact", _l("Contact admin"))]),
+    MenuSection(
+        "contact",
+        _l("Contact admin"),
+        [MenuItem("contact", _l("Contact admin"), "account.contact")],
+    ),
     # F13: platform administration, shown to admins only (not part of F1's user menu).
     MenuSection(
         "admin",
@@ -78,6 +82,7 @@ MENU: list[MenuSection] = [
             MenuItem("admin-projects", _l("All projects"), "admin.projects", admin_only=True),
             MenuItem("admin-qos", _l("QOS"), "admin.qos_list", admin_only=True),
             MenuItem("admin-users", _l("Users"), "admin.users", admin_only=True),
+            MenuItem("admin-prices", _l("Prices"), "costs.prices_page", admin_only=True),
             MenuItem(
                 "admin-images", _l("Public images"), "sessions.images_admin", admin_only=True
             ),

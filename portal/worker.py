@@ -6,7 +6,17 @@ import logging
 import signal
 import threading
 
-from portal.services import cluster, project_expiry, schedrun, sessionsync
+from portal.services import (
+    accounting_import,
+    approvals,
+    cluster,
+    custom_images,
+    monitoring,
+    project_expiry,
+    schedrun,
+    sessionsync,
+    wallet,
+)
 from portal.slurm import make_scheduler
 
 log = logging.getLogger("portal.worker")
@@ -20,7 +30,12 @@ def run_cycle(app) -> dict:
         summary = {"cluster_ok": snapshot.error is None, "error": snapshot.error}
         summary.update(schedrun.worker_steps(scheduler, snapshot))  # job states, schedules
         summary.update(sessionsync.worker_step(scheduler, snapshot))  # interactive sessions
+        summary.update(approvals.worker_step(scheduler))  # F11 orders waiting/closing
+        summary.update(monitoring.worker_step())  # session samples into metric buckets
+        summary.update(custom_images.worker_step())  # F4: start queued image builds
         summary.update(project_expiry.enforce_expiry())  # projects past their end date
+        summary.update(accounting_import.worker_step(scheduler))  # sacct import, weights
+        summary.update(wallet.worker_step())  # charges (after the sacct import), budgets
         return summary
 
 

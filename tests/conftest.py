@@ -38,6 +38,8 @@ def app(tmp_path):
             "DATABASE_URL": url,
             "SESSION_COOKIE_SECURE": False,
             "RATELIMIT_STORAGE_URI": "memory://",
+            # Fake clusters: the activation checks (F11) are tested with it switched on.
+            "ACTIVATION_REQUIRED": False,
         }
     )
     # No app context stays pushed: each test request must get its own `g`, as in production.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from adapters.runtime.base import Runtime
+from adapters.runtime.base import CommitPlan, Runtime, check_path
 
 
 class Apptainer(Runtime):
@@ -27,8 +27,11 @@ class Apptainer(Runtime):
     default_binary = "apptainer"
     service_writable = True
 
-    def _argv(self, image, command, *, binds, env, workdir, gpus, writable) -> list[str]:
+    def _argv(self, image, command, *, binds, env, workdir, gpus, writable,
+              root=None) -> list[str]:
         argv = [self.binary, "exec"]
+        if root is not None:  # a directory overlay kept for the session (F4)
+            argv.append(f"--overlay={root}")
         if gpus:
             argv.append("--nv")
         for bind in binds:
@@ -46,6 +49,29 @@ class Apptainer(Runtime):
         if command[0].startswith("-"):
             raise ValueError("the command must not start with '-'")
         return [*argv, image, *command]
+
+    image_suffix = ".sif"
+
+    def writable_root_argv(self, image: str, root: str) -> list[str]:
+        """An empty directory used as the session's overlay (`--overlay DIR`: writes land
+        there, the SIF stays read-only; unprivileged directory overlays need Apptainer
+        ≥ 1.1 with fuse-overlayfs or a kernel that allows them in user namespaces)."""
+        check_path("image", image)
+        return ["mkdir", "-p", "-m", "700", "--", check_path("root", root)]
+
+    def commit_plan(self, image: str, root: str, work: str) -> CommitPlan:
+        """Sandbox of the base image, the overlay's files copied over it, then
+        `apptainer build new.sif sandbox` (files deleted in the session stay: overlay
+        whiteouts are not replayed)."""
+        work = check_path("work", work)
+        sandbox, output = f"{work}/sandbox", f"{work}/image.sif"
+        return CommitPlan(
+            steps=(
+                (self.binary, "build", "--sandbox", sandbox, check_path("image", image)),
+                ("cp", "-a", "--", f"{check_path('root', root)}/.", f"{sandbox}/"),
+                (self.binary, "build", output, sandbox),
+            ),
+            output=output, progress_dir=work, expected_from=(image, root))
 
     def image_exists(self, path: str) -> bool:
         """A SIF file or a sandbox directory."""

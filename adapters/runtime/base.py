@@ -106,13 +106,16 @@ class Runtime(ABC):
         gpus: int = 0,
         shm_size: int = 0,
         writable: bool = False,
+        root: str | None = None,
     ) -> list[str]:
         """The argv that runs `command_argv` in `image` and ends when the command ends.
 
         `binds` mount host paths; `env` adds variables; `workdir` is the initial directory
         inside; `gpus` > 0 makes the node's GPUs usable; `shm_size` (MiB, 0 = default) is
         the wanted /dev/shm size (see each runtime for how far it can honour it);
-        `writable` gives a scratch-writable root that vanishes with the container.
+        `writable` gives a scratch-writable root that vanishes with the container;
+        `root` is a session's kept writable layer (see `writable_root_argv`): the
+        container's changes go there and outlive the container process.
         Raises ValueError for a value that could be misread.
         """
         check_count("gpus", gpus)
@@ -125,6 +128,7 @@ class Runtime(ABC):
             workdir=None if workdir is None else check_path("workdir", workdir),
             gpus=gpus,
             writable=writable,
+            root=None if root is None else check_path("root", root),
         )
 
     @abstractmethod
@@ -138,6 +142,7 @@ class Runtime(ABC):
         workdir: str | None,
         gpus: int,
         writable: bool,
+        root: str | None = None,
     ) -> list[str]:
         """`exec_argv` from values it has already checked; raises ValueError for what this
         runtime in particular cannot express."""
@@ -152,18 +157,50 @@ class Runtime(ABC):
         workdir: str | None = None,
         gpus: int = 0,
         shm_size: int = 0,
+        root: str | None = None,
     ) -> list[str]:
         """The argv of one long-running session service in `image` (sessions, F3).
 
         The service command comes last, so a job script may append arguments it only
         knows on the node (e.g. `--port=$PORT`). Secrets go through the environment the
         runtime passes on, never into this argv (it is visible in `ps`). It is `exec_argv`
-        with `writable=service_writable`. Raises ValueError like `exec_argv`.
+        with `writable=service_writable`; with `root` (a session's kept writable layer,
+        F4) the service writes there instead. Raises ValueError like `exec_argv`.
         """
         return self.exec_argv(
             image, command_argv, binds=binds, env=env, workdir=workdir, gpus=gpus,
-            shm_size=shm_size, writable=self.service_writable,
+            shm_size=shm_size, writable=self.service_writable and root is None, root=root,
         )
+
+    # --- custom images (F4): a session's kept writable layer, committed to a new image ---
+
+    # What a committed image is: "" a directory image, ".sif" a SIF file.
+    image_suffix: str = ""
+
+    @abstractmethod
+    def writable_root_argv(self, image: str, root: str) -> list[str]:
+        """The argv the session script runs (as the owner, on the node) before its services
+        start, to make `root`: the layer where the session's changes to `image` are kept."""
+
+    @abstractmethod
+    def commit_plan(self, image: str, root: str, work: str) -> CommitPlan:
+        """How to turn `image` plus a session's `root` into a new image inside the empty
+        directory `work` (run as the session's owner; the caller moves `output` into the
+        image store and removes `work`)."""
+
+
+@dataclass(frozen=True)
+class CommitPlan:
+    """Commands that build a committed image, in order, and where the result appears.
+
+    `progress_dir` is the directory whose growth (bytes) measures the build's progress
+    against `expected_from` (the directories whose sizes add up to the finished size).
+    """
+
+    steps: tuple[tuple[str, ...], ...]
+    output: str
+    progress_dir: str
+    expected_from: tuple[str, ...]
 
     @abstractmethod
     def image_exists(self, path: str) -> bool:

@@ -184,7 +184,9 @@ class JobInfo:
 
     `reason` is Slurm's raw reason ("BeginTime", "JobHeldUser", "QOSGrpGRES"…);
     `gres` is the GPUs/GRES in Slurm's own notation ("gpu:a100:2"); `tres` is the raw
-    TRES string when known (sacct's AllocTRES); `time_limit` is in minutes (None =
+    TRES string ("cpu=2,mem=600M,node=1,billing=12,gres/gpu=1,gres/gpu:a100=1"): sacct's
+    AllocTRES, or squeue's tres-alloc — allocated to a running job, requested by a pending
+    one (mem is the job's total, also with --mem-per-cpu); `time_limit` is in minutes (None =
     unlimited or unknown); `exit_code`/`exit_signal` are only known once it finished.
     """
 
@@ -289,6 +291,25 @@ class Scheduler(ABC):
     @abstractmethod
     def delete(self, job_id: str, *, as_user: str) -> None:
         """Cancel the job; cancelling a finished job is not an error."""
+
+    # -- operator (admin) commands: approvals (portal/services/approvals.py) ----------------
+    # Not abstract: a scheduler without them cannot hold work for approval.
+
+    def operator_hold(self, job_id: str) -> None:
+        """Operator hold (JobHeldAdmin): the job's owner cannot release it."""
+        raise NotImplementedError
+
+    def operator_release(self, job_id: str) -> None:
+        """Release any hold, as the operator."""
+        raise NotImplementedError
+
+    def operator_move(self, job_id: str, *, account: str) -> None:
+        """Move a pending job into another account, as the operator (no user limits)."""
+        raise NotImplementedError
+
+    def operator_cancel(self, job_id: str) -> None:
+        """Cancel any job, as the operator; an ended or unknown job is not an error."""
+        raise NotImplementedError
 
     @abstractmethod
     def cluster_info(self) -> ClusterInfo:

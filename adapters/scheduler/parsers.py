@@ -23,6 +23,7 @@ from adapters.scheduler.values import (
     parse_gres,
     parse_kv,
     parse_minutes,
+    parse_tres,
 )
 
 __all__ = [
@@ -52,24 +53,29 @@ __all__ = [
 FS = "\x1f"  # between fields: never appears in names Slurm accepts from the portal
 RS = "\x1e"  # after each squeue record
 
-# (format code, key) in output order. %b is the GRES requested per node.
+# (squeue --Format field, key) in output order. `--Format` (not `--format`) because only it
+# has `tres-alloc`: the TRES allocated to a running job (cpu=…,mem=…,gres/gpu=…), or those
+# requested by a pending one. `%m`/MinMemory cannot replace it: with --mem-per-cpu it prints
+# the per-CPU value. Width 0 = no padding and no truncation; the suffix is the separator.
+# `tres-per-node` is `%b`, the GRES requested per node.
 SQUEUE_FIELDS = (
-    ("%i", "id"),
-    ("%j", "name"),
-    ("%u", "user"),
-    ("%a", "account"),
-    ("%P", "partition"),
-    ("%q", "qos"),
-    ("%T", "state"),
-    ("%r", "reason"),
-    ("%N", "nodes"),
-    ("%b", "gres"),
-    ("%V", "submit"),
-    ("%S", "start"),
-    ("%e", "end"),
-    ("%l", "time_limit"),
-    ("%k", "comment"),
-    ("%Z", "workdir"),
+    ("JobID", "id"),
+    ("Name", "name"),
+    ("UserName", "user"),
+    ("Account", "account"),
+    ("Partition", "partition"),
+    ("QOS", "qos"),
+    ("State", "state"),
+    ("Reason", "reason"),
+    ("NodeList", "nodes"),
+    ("tres-per-node", "gres"),
+    ("SubmitTime", "submit"),
+    ("StartTime", "start"),
+    ("EndTime", "end"),
+    ("TimeLimit", "time_limit"),
+    ("Comment", "comment"),
+    ("WorkDir", "workdir"),
+    ("tres-alloc", "tres"),
 )
 SACCT_FIELDS = (
     "JobID",
@@ -128,8 +134,13 @@ _UNAVAILABLE = frozenset(
 
 
 def squeue_format() -> str:
-    """The `squeue --format` string whose output `parse_squeue` reads."""
-    return FS.join(code for code, _ in SQUEUE_FIELDS) + RS
+    """The `squeue --Format` string whose output `parse_squeue` reads.
+
+    Every field is `Name:0<sep>`: FS after each field, RS after the last one.
+    """
+    last = len(SQUEUE_FIELDS) - 1
+    return ",".join(f"{code}:0{RS if i == last else FS}"
+                    for i, (code, _) in enumerate(SQUEUE_FIELDS))
 
 
 def sacct_format() -> str:
@@ -200,6 +211,7 @@ def parse_squeue_record(record: str) -> JobInfo:
         reason=opt(v["reason"]),
         nodes=expand_nodelist(v["nodes"]),
         gres=",".join(str(g) for g in gres) or None,
+        tres=_tres(v["tres"]),
         submit_time=parse_datetime(v["submit"]),
         start_time=parse_datetime(v["start"]),
         end_time=parse_datetime(v["end"]),
@@ -207,6 +219,14 @@ def parse_squeue_record(record: str) -> JobInfo:
         comment=opt(v["comment"]),
         workdir=opt(v["workdir"]),
     )
+
+
+def _tres(value: str) -> str | None:
+    """A TRES string as Slurm printed it, once checked to parse (else ValueError)."""
+    value = opt(value)
+    if value is not None:
+        parse_tres(value)
+    return value
 
 
 def parse_sacct(text: str) -> tuple[list[JobInfo], list[str]]:

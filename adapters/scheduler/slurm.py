@@ -169,6 +169,46 @@ class SlurmScheduler(Scheduler):
             if not any(p in exc.message.lower() for p in _ALREADY_DONE):
                 raise
 
+    # -- operator commands (as the portal's own identity, the Slurm operator) --------------
+
+    def operator_hold(self, job_id: str) -> None:
+        """`scontrol hold` as the operator: reason JobHeldAdmin, which the owner's own
+        `scontrol release` cannot lift ("Access/permission denied", measured on 22.05).
+        Raises JobNotFound, SlurmRejected (e.g. the job is no longer pending)."""
+        self._operator([self._bin("scontrol"), *self._clusters(), "hold", "--", _jid(job_id)])
+
+    def operator_release(self, job_id: str) -> None:
+        """`scontrol release` as the operator (lifts JobHeldAdmin and JobHeldUser)."""
+        self._operator([self._bin("scontrol"), *self._clusters(), "release", "--",
+                        _jid(job_id)])
+
+    def operator_move(self, job_id: str, *, account: str) -> None:
+        """`scontrol update JobId=<id> Account=<account>` as the operator. An operator's
+        update skips the submit limits (MaxSubmitJobs) that stop the owner doing the same."""
+        self._operator([self._bin("scontrol"), *self._clusters(), "update",
+                        f"JobId={_jid(job_id)}", f"Account={_name('account', account)}"])
+
+    def operator_cancel(self, job_id: str) -> None:
+        """`scancel` as the operator; an ended or unknown job is not an error."""
+        argv = [self._bin("scancel"), *self._clusters(), "--", _jid(job_id)]
+        try:
+            self._operator(argv)
+        except JobNotFound:
+            return
+        except SlurmRejected as exc:
+            if not any(p in exc.message.lower() for p in _ALREADY_DONE):
+                raise
+
+    def _operator(self, argv: list[str]) -> CommandResult:
+        try:
+            return self.runner.run(argv)
+        except CommandFailed as exc:
+            if isinstance(exc, SlurmUnreachable | SlurmRejected):
+                raise
+            if _says_not_found(exc.stderr):
+                raise JobNotFound(exc.message, exc.argv, exc.stderr) from None
+            raise SlurmRejected(exc.message, exc.argv, exc.stderr, exc.returncode) from None
+
     # -- reads (as the portal, one call for everyone) -----------------------------------
 
     def info(self, job_id: str, *, as_user: str | None = None) -> JobInfo:
@@ -304,7 +344,7 @@ class SlurmScheduler(Scheduler):
             *self._clusters(),
             "--noheader",
             "--states=all",
-            f"--format={squeue_format()}",
+            f"--Format={squeue_format()}",
             *filters,
         ]
         try:

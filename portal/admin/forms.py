@@ -17,12 +17,14 @@ class SettingsForm(FlaskForm):
     gpu_per_user = StringField(_l("GPUs per user"))
     max_wall_minutes = StringField(_l("Session time limit (minutes)"))
     idle_reclaim_minutes = StringField(_l("Idle reclaim limit (minutes)"))
+    approval_threshold = StringField(_l("Approval threshold (GPUs per request)"))
     members_see_sessions = BooleanField(_l("Members may see each other's sessions"))
 
     def settings(self) -> dict:
         return {name: self[name].data for name in (
             "start_date", "end_date", "gpu_limit", "cpu_limit", "mem_limit_gb", "gpu_per_user",
-            "max_wall_minutes", "idle_reclaim_minutes", "members_see_sessions")}
+            "max_wall_minutes", "idle_reclaim_minutes", "members_see_sessions",
+            "approval_threshold")}
 
 
 class CreateProjectForm(SettingsForm):

@@ -4,4 +4,18 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from portal.api import jobs, keys, projects, routes, sessions, whitelists  # noqa: E402,F401
+from portal.api import (  # noqa: E402,F401
+    audit,  # noqa: E402,F401
+    costs,  # noqa: E402,F401
+    custom_images,  # noqa: E402,F401
+    gpu_usage,  # noqa: E402,F401
+    jobs,
+    keys,
+    monitoring,  # noqa: E402,F401
+    orders,  # noqa: E402,F401
+    projects,
+    routes,
+    sessions,
+    wallet,  # noqa: E402,F401
+    whitelists,
+)

@@ -48,7 +48,8 @@ def project_json(project, viewer, usage: dict | None = None, taken_at=None) -> d
         "quota": {"gpus": project.gpu_limit, "cpus": project.cpu_limit,
                   "mem_gb": project.mem_limit_gb, "gpus_per_user": project.gpu_per_user,
                   "max_wall_minutes": project.max_wall_minutes,
-                  "idle_reclaim_minutes": project.idle_reclaim_minutes},
+                  "idle_reclaim_minutes": project.idle_reclaim_minutes,
+                  "approval_threshold": project.approval_threshold},
         "members": [{"user_id": m.user_id, "username": m.user.username,
                      "unix_user": m.user.unix_user,
                      "role": m.role.value}

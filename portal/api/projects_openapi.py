@@ -28,7 +28,7 @@ SETTINGS = {
     "start_date": {"type": ["string", "null"], "format": "date"},
     "end_date": {"type": ["string", "null"], "format": "date"},
     "gpu_limit": NUM, "cpu_limit": NUM, "mem_limit_gb": NUM, "gpu_per_user": NUM,
-    "max_wall_minutes": NUM, "idle_reclaim_minutes": NUM,
+    "max_wall_minutes": NUM, "idle_reclaim_minutes": NUM, "approval_threshold": NUM,
     "members_see_sessions": {"type": "boolean"},
 }
 ACCOUNT = _path("project_id", kind="integer")

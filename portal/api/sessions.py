@@ -7,7 +7,8 @@ batch create: {"members": {"<username>": <count>, ...}} plus the usual fields.
 from flask import g, jsonify, request
 
 from portal.api import bp
-from portal.api.auth import admin_required, token_required
+from portal.api.auth import token_required
+from portal.api.errors import error_response
 from portal.api.sessions_openapi import register
 from portal.services import ServiceError, public_images, sessionbatch
 from portal.services import sessions as svc
@@ -77,9 +78,15 @@ def list_images():
 
 
 @bp.post("/images")
-@admin_required
+@token_required
 def register_image():
     body = _body()
+    if "session_id" in body:  # F4: commit a session to a custom image
+        from portal.api.custom_images import commit_from_body
+
+        return commit_from_body(g.api_user, body)
+    if not g.api_user.is_admin:
+        return error_response("forbidden", "Platform administrators only.", 403)
     fields = ("framework", "display_name", "description", "services", "auth_methods", "shell")
     row = public_images.register_image(
         body.get("name"), body.get("path"), actor=g.api_user,

@@ -66,6 +66,12 @@ SESSION_SCHEMAS: dict = {
             "ssh_auth": {"enum": ["none", "key", "password"]}, "ssh_key_ids": INTS,
             "webterm_password": {"type": "string"}, "whitelist_ids": INTS,
             "allow_all": {"type": "boolean"},
+            "writable": {"type": "boolean", "default": False,
+                         "description": "Keep changes to the container (a per-session copy "
+                                        "of the image, needed to save it as a custom image; "
+                                        "start-up takes longer). Refused (400 "
+                                        "writable_disabled) where the portal does not offer "
+                                        "it (session_writable = false)."},
             "members": {"type": "object", "additionalProperties": {"type": "integer"},
                         "description": "Batch create (managers): username → count"},
         },
@@ -83,6 +89,9 @@ SESSION_SCHEMAS: dict = {
             "cpus": {"type": "integer"}, "mem_gb": {"type": "integer"},
             "image": {"type": "string"}, "framework": {"type": "string"},
             "services": STRINGS, "nodes": STRINGS, "error": {"type": ["string", "null"]},
+            "writable": {"type": "boolean",
+                         "description": "Keeps changes to the container (can be saved as a "
+                                        "custom image)"},
             "connection": {
                 "type": "object",
                 "properties": {"host": {"type": ["string", "null"]},

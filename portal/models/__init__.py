@@ -1,11 +1,15 @@
 """All tables. Import from here so Alembic sees every model."""
 
 from portal.db import Base
+from portal.models.account import Activation, SiteText, UserContact
 from portal.models.accounting import AccountingRecord, Price
 from portal.models.audit import AuditEvent
 from portal.models.cluster import ClusterSnapshot
+from portal.models.custom_images import CustomImage
 from portal.models.jobs import Job, JobEvent, JobTemplate, Schedule, ScheduleEvent
+from portal.models.monitoring import SessionMetric, SessionMetricCursor
 from portal.models.netsec import SshKey, Whitelist, WhitelistRule
+from portal.models.orders import Order, OrderEvent
 from portal.models.projects import (
     ExtensionRequest,
     ExtensionStatus,
@@ -16,19 +20,24 @@ from portal.models.projects import (
 )
 from portal.models.sessions import PublicImage, Session
 from portal.models.users import ApiToken, User
+from portal.models.wallet import WalletBudget, WalletTransaction
 
 __all__ = [
     "Base",
     "AccountingRecord",
+    "Activation",
     "ApiToken",
     "AuditEvent",
     "ClusterSnapshot",
+    "CustomImage",
     "ExtensionRequest",
     "ExtensionStatus",
     "Job",
     "JobEvent",
     "JobTemplate",
     "Membership",
+    "Order",
+    "OrderEvent",
     "Price",
     "Project",
     "ProjectRole",
@@ -37,8 +46,14 @@ __all__ = [
     "Schedule",
     "ScheduleEvent",
     "Session",
+    "SessionMetric",
+    "SessionMetricCursor",
+    "SiteText",
     "SshKey",
     "User",
+    "UserContact",
+    "WalletBudget",
+    "WalletTransaction",
     "Whitelist",
     "WhitelistRule",
 ]

@@ -38,6 +38,8 @@ class ProjectStatus(enum.StrEnum):
     ACTIVE = "active"
     # Past its end date: the account association's GrpJobs/GrpSubmitJobs are 0.
     EXPIRED = "expired"
+    # Before its start date: blocked in Slurm the same way; opened on the start date.
+    NOT_STARTED = "not_started"
 
 
 class Project(Base):
@@ -60,6 +62,9 @@ class Project(Base):
     # Sessions idle this long may be reclaimed (the sessions feature enforces it).
     idle_reclaim_minutes: Mapped[int | None] = mapped_column(Integer)
     members_see_sessions: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Requests for more GPUs than this wait for a manager (None: never); enforced by
+    # Slurm as MaxTRES=gres/gpu=<n> on the account (see portal/services/approvals.py).
+    approval_threshold: Mapped[int | None] = mapped_column(Integer)
     # The project's own QOS (None: a project the portal adopted without one, e.g. demo).
     qos_name: Mapped[str | None] = mapped_column(String(64))
     extra_qos: Mapped[list] = mapped_column(JSON, default=list)
@@ -68,6 +73,11 @@ class Project(Base):
     )
     blocked_at: Mapped[datetime | None] = mapped_column(DateTime)
     blocked_reason: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def is_blocked(self) -> bool:
+        """Slurm refuses the project's jobs (GrpJobs=0, GrpSubmitJobs=0): outside its dates."""
+        return self.status in (ProjectStatus.EXPIRED, ProjectStatus.NOT_STARTED)
 
     memberships = relationship(
         "Membership", back_populates="project", cascade="all, delete-orphan"

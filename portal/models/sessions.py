@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -90,6 +91,9 @@ class Session(Base):
     ssh_key_ids: Mapped[list] = mapped_column(JSON, default=list)
     webterm_password_hash: Mapped[str | None] = mapped_column(String(255))
     allow_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    # F4: the job copies the image to a kept per-session layer that can become a custom
+    # image (slower start, more disk); off: the image runs as it is.
+    writable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     begin_at: Mapped[datetime | None] = mapped_column(DateTime)  # UTC; None: at once
     end_at: Mapped[datetime | None] = mapped_column(DateTime)  # UTC; None: never
     time_limit_min: Mapped[int | None] = mapped_column(Integer)

@@ -36,7 +36,9 @@ def to_slurm(acc, state, project: Project | None, diff) -> str | None:
         acc.modify_account(account, {"QOS": ps.qos_list(project),
                                      "DefaultQOS": project.qos_name})
     elif kind == "blocked":
-        acc.modify_account(account, ps.block_settings(project.status == ProjectStatus.EXPIRED))
+        acc.modify_account(account, ps.block_settings(project.is_blocked))
+    elif kind == "approval_cap":
+        acc.modify_account(account, {"MaxTRES": {"gres/gpu": project.approval_threshold}})
     return None
 
 
@@ -51,7 +53,7 @@ def _recreate(acc, project: Project) -> None:
             acc.add_user(m.user.unix_user, project.account)
             if m.role == ProjectRole.MANAGER:
                 acc.add_coordinator(m.user.unix_user, project.account)
-    if project.status == ProjectStatus.EXPIRED:
+    if project.is_blocked:
         acc.modify_account(project.account, ps.block_settings(True))
     return None
 
@@ -72,6 +74,8 @@ def to_portal(acc, state, project: Project | None, diff) -> str | None:
     elif kind == "qos_list":
         own = state.assocs[project.account]["own"]
         project.extra_qos = sorted(q for q in own.qos if q != project.qos_name)
+    elif kind == "approval_cap":
+        project.approval_threshold = diff.slurm
     elif kind == "blocked":
         project.status = ProjectStatus.EXPIRED if diff.slurm else ProjectStatus.ACTIVE
         project.blocked_at = db.utcnow() if diff.slurm else None

@@ -19,8 +19,9 @@ from sqlalchemy import select
 
 from adapters.errors import AdapterError
 from portal import db
-from portal.models import Membership, Project, ProjectRole, ProjectStatus, User
+from portal.models import Membership, Project, ProjectRole, User
 from portal.services import project_slurm as ps
+from portal.services.approvals import approved_account
 from portal.services.projects import _audit
 
 DIRECTIONS = ("portal", "slurm")
@@ -42,7 +43,7 @@ class Difference:
 
 KINDS = ("missing_account", "unmanaged_account", "missing_member", "extra_member",
          "missing_coordinator", "extra_coordinator", "missing_qos", "qos_limits", "qos_list",
-         "blocked")
+         "blocked", "approval_cap")
 
 
 @dataclass
@@ -50,6 +51,8 @@ class SlurmState:
     accounts: dict
     assocs: dict  # account → {"own": Association | None, "users": {name: Association}}
     qos: dict
+    # account → its own association's MaxTRES (the approval cap); None: not read.
+    caps: dict | None = None
 
 
 def read_state(accounts) -> SlurmState:
@@ -61,8 +64,9 @@ def read_state(accounts) -> SlurmState:
             entry["own"] = assoc
         else:
             entry["users"][assoc.user] = assoc
+    caps = accounts.max_tres() if hasattr(accounts, "max_tres") else None
     return SlurmState({a.name: a for a in accounts.accounts()}, assocs,
-                      {q.name: q for q in accounts.qos()})
+                      {q.name: q for q in accounts.qos()}, caps)
 
 
 def _limits(record) -> dict:
@@ -98,9 +102,15 @@ def check_project(project: Project, state: SlurmState) -> list[Difference]:
     diffs += _check_qos(project, state, entry["own"])
     own = entry["own"]
     blocked = own is not None and own.grp_jobs == 0 and own.grp_submit == 0
-    if blocked != (project.status == ProjectStatus.EXPIRED):
+    if blocked != project.is_blocked:
         diffs.append(Difference(account, "blocked", "blocked state differs",
-                                project.status == ProjectStatus.EXPIRED, blocked))
+                                project.is_blocked, blocked))
+    if state.caps is not None:  # the approval threshold: MaxTRES=gres/gpu=<n> (approvals)
+        cap = state.caps.get(account, {}).get("gres/gpu")
+        if cap != project.approval_threshold:
+            diffs.append(Difference(account, "approval_cap",
+                                    "per-job GPU cap (approval threshold) differs",
+                                    project.approval_threshold, cap))
     return diffs
 
 
@@ -132,6 +142,7 @@ def check(accounts=None, only: list[str] | None = None) -> list[Difference]:
         if only is None or project.account in only:
             diffs += check_project(project, state)
     known = {p.account for p in projects} | IGNORED_ACCOUNTS
+    known |= {approved_account(p.account) for p in projects}  # approved jobs run there
     for account in sorted(set(state.accounts) - known):
         if only is None or account in only:
             diffs.append(Difference(account, "unmanaged_account",

@@ -3,8 +3,9 @@
 Public images are registered by platform admins (F13; `portal.services.public_images`,
 table `public_images`) and read from the database here. The configured list (`IMAGES`
 config key, default: the dev cluster's base image) is kept for images not registered in
-the database, so a fresh install can still run batch jobs. Project-shared custom images
-(F4) are not built yet.
+the database, so a fresh install can still run batch jobs. Custom images (F4,
+`portal.services.custom_images`) are the ready images of the user's current project, with
+the key `name:tag` (type "custom").
 """
 
 from __future__ import annotations
@@ -69,14 +70,31 @@ def _registered() -> list[Image]:
     ]
 
 
+def _custom(user) -> list[Image]:
+    """Ready custom images of the user's current project (none outside an app context)."""
+    if not has_app_context() or user is None:
+        return []
+    from portal.services.custom_images import project_images
+
+    return [
+        Image(key=row.key, name=row.display_name or row.key, path=row.path,
+              framework=row.framework, type=CUSTOM, shell=row.shell,
+              services=tuple(row.services or ()), auth=tuple(row.auth_methods or ()))
+        for row in project_images(user, ready_only=True)
+    ]
+
+
 def available_images(user, image_type: str | None = None) -> list[Image]:
-    """The images `user` may run (all public ones today), optionally of one type.
+    """The images `user` may run: public ones, then the project's custom images (F4),
+    optionally of one type.
 
     Registered images come first; a configured image with the same key is left out.
     """
     registered = _registered()
     keys = {image.key for image in registered}
     images = registered + [i for i in _configured() if i.key not in keys]
+    if image_type in (None, CUSTOM):
+        images += _custom(user)
     return [i for i in images if image_type is None or i.type == image_type]
 
 
@@ -87,6 +105,10 @@ def get_image(user, key: str, image_type: str | None = None) -> Image:
     for image in available_images(user, image_type):
         if image.key == key:
             return image
+    if image_type is not None and any(i.key == key for i in available_images(user)):
+        raise ServiceError(
+            _l("%(key)s is not of the image type you chose: pick the other image type "
+               "(public or custom image).", key=str(key)[:64]), "image_type_mismatch")
     raise ServiceError(
         _l("The image %(key)s does not exist or is not one you may use.", key=str(key)[:64]),
         "image_not_allowed",

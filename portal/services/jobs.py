@@ -30,7 +30,7 @@ from adapters.scheduler.slurm import sbatch_args
 from adapters.userfiles import UserFiles
 from portal import db
 from portal.models import Job, JobEvent, Membership, ProjectRole
-from portal.services import Forbidden, NotFound, ServiceError, audit, cluster
+from portal.services import Forbidden, NotFound, ServiceError, approvals, audit, cluster
 from portal.services import jobscript as scripts
 from portal.services.images import get_image
 from portal.services.jobspec import JobRequest, parse_request, validate_name
@@ -109,6 +109,9 @@ def create_job(user, data: Mapping, *, template=None, backend: Backend | None = 
     kept in that case.
     """
     membership = require_membership(user)
+    from portal.services.activation import require_activated
+
+    require_activated(user)
     if template is not None and template.project_id != membership.project_id:
         raise Forbidden(_l("That template belongs to another project."), "other_project")
     name = validate_name(data.get("name"))
@@ -117,8 +120,11 @@ def create_job(user, data: Mapping, *, template=None, backend: Backend | None = 
     job = new_job(user, membership, name, request, template_id=getattr(template, "id", None))
     db.session.add(job)
     db.session.commit()
-    launch(job, backend or get_backend())
-    audit.record("job.create", f"job:{job.id}", name=job.name, slurm_job_id=job.slurm_job_id)
+    backend = backend or get_backend()
+    launch(job, backend)
+    approvals.record("job", job, backend, reason=data.get("reason"))
+    audit.record("job.create", f"job:{job.id}", actor=user, name=job.name,
+                 slurm_job_id=job.slurm_job_id)
     return job
 
 
@@ -202,6 +208,7 @@ def launch(job: Job, backend: Backend, *, begin=None, dependency=None, keep_reje
         job.partition = _partition(job)
     try:
         spec = prepare(job, backend, begin=begin, dependency=dependency)
+        spec = approvals.gate(spec, job.project, job.gpu_count)  # over the threshold: held
         slurm_id = backend.scheduler.submit_idempotent(
             spec, as_user=job.user.unix_user, tag=tag_of(job)
         )
@@ -287,7 +294,8 @@ def delete_job(user, job_id: int, backend: Backend | None = None) -> Job:
     if job.state == "submitting":
         job.state = "cancelled"  # the worker cancels it should the submission surface
     db.session.commit()
-    audit.record("job.delete", f"job:{job.id}", name=job.name, slurm_job_id=job.slurm_job_id)
+    audit.record("job.delete", f"job:{job.id}", actor=user, name=job.name,
+                 slurm_job_id=job.slurm_job_id)
     if was_upcoming and job.schedule_id:
         from portal.services import schedrun
 

@@ -87,6 +87,9 @@ def container_argv(
     batch command (`Runtime.exec_argv`). Raises ValueError for a value that could be misread.
     """
     runtime = make_runtime(data.runtime, home=data.home)
+    extra = {}
+    if service and getattr(data, "writable_root", None):
+        extra["root"] = data.writable_root  # a session's kept writable layer (F4)
     build = runtime.service_argv if service else runtime.exec_argv
     return build(
         data.image_path,
@@ -96,6 +99,7 @@ def container_argv(
         workdir=data.workspace,
         gpus=data.gpus,
         shm_size=data.shm_gb * 1024 if shm else 0,
+        **extra,
     )
 
 

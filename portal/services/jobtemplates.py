@@ -68,7 +68,7 @@ def create_template(user, data: Mapping) -> JobTemplate:
     )
     db.session.add(template)
     db.session.commit()
-    audit.record("template.create", f"template:{template.id}", name=name)
+    audit.record("template.create", f"template:{template.id}", actor=user, name=name)
     return template
 
 
@@ -83,7 +83,7 @@ def update_template(user, template_id: int, data: Mapping) -> JobTemplate:
         setattr(template, key, value)
     template.updated_at = db.utcnow()
     db.session.commit()
-    audit.record("template.update", f"template:{template.id}", name=name)
+    audit.record("template.update", f"template:{template.id}", actor=user, name=name)
     return template
 
 
@@ -103,7 +103,7 @@ def delete_template(user, template_id: int) -> None:
     name = template.name
     db.session.delete(template)
     db.session.commit()
-    audit.record("template.delete", f"template:{template_id}", name=name)
+    audit.record("template.delete", f"template:{template_id}", actor=user, name=name)
 
 
 def next_run_name(template: JobTemplate) -> str:

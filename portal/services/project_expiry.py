@@ -1,6 +1,9 @@
-"""Project expiry and extension requests (F2).
+"""Project dates (start and end), expiry and extension requests (F2).
 
-Policy: a project runs through its end date. The day after, the worker blocks it in
+Policy: a project runs from its start date through its end date (both inclusive, in the
+portal host's local date). Before its start date it is NOT_STARTED and blocked in Slurm
+the same way as an expired one (below), from its creation on; the worker opens it on its
+start date, and its page says why and when. The day after its end date, the worker blocks it in
 Slurm — GrpJobs=0 and GrpSubmitJobs=0 on the account association — so new submissions
 are refused (AssocGrpSubmitJobsLimit) and pending jobs do not start; running jobs and
 sessions finish normally. The project page says why. A member may ask for N more days;
@@ -30,51 +33,78 @@ def today() -> date:
     return date.today()
 
 
+def date_status(project: Project, on: date | None = None) -> ProjectStatus:
+    """What the project's dates say it is on `on` (default today).
+
+    Before its start date: NOT_STARTED; after its end date: EXPIRED; else ACTIVE. Both
+    dates are inclusive (a project runs on its start and on its end date).
+    """
+    on = on or today()
+    if project.start_date is not None and on < project.start_date:
+        return ProjectStatus.NOT_STARTED
+    if project.end_date is not None and project.end_date < on:
+        return ProjectStatus.EXPIRED
+    return ProjectStatus.ACTIVE
+
+
 def should_block(project: Project, on: date | None = None) -> bool:
-    return project.end_date is not None and project.end_date < (on or today())
+    return date_status(project, on) != ProjectStatus.ACTIVE
+
+
+def _reason(project: Project, status: ProjectStatus) -> str:
+    if status == ProjectStatus.NOT_STARTED:
+        return str(_l(
+            "The project starts on %(date)s. Until then Slurm refuses its jobs; it opens "
+            "automatically on that day.", date=project.start_date.isoformat()))
+    return str(_l(
+        "The project ended on %(date)s. New jobs are refused and pending jobs do not "
+        "start; running jobs finish. Ask for an extension to continue.",
+        date=project.end_date.isoformat()))
 
 
 def sync_block(changes, project: Project, on: date | None = None) -> str | None:
     """Block or unblock `project` in Slurm (as a step of `changes`) to match its dates.
 
-    Returns "expired", "restored" or None (nothing to do); updates the row, unsaved.
+    Blocked = GrpJobs=0 and GrpSubmitJobs=0 on the account association, both before the
+    start date and after the end date. Returns "expired", "not_started", "opened",
+    "restored" or None (nothing to do); updates the row, unsaved.
     """
-    blocked = should_block(project, on)
-    if blocked == (project.status == ProjectStatus.EXPIRED):
+    wanted = date_status(project, on)
+    if wanted == project.status:
         return None
-    acc, account = changes.accounts, project.account
-    changes.step(lambda: acc.modify_account(account, ps.block_settings(blocked)),
-                 lambda: acc.modify_account(account, ps.block_settings(not blocked)),
-                 f"block {account}={blocked}")
+    blocked, was_blocked = wanted != ProjectStatus.ACTIVE, project.is_blocked
+    if blocked != was_blocked:
+        acc, account = changes.accounts, project.account
+        changes.step(lambda: acc.modify_account(account, ps.block_settings(blocked)),
+                     lambda: acc.modify_account(account, ps.block_settings(not blocked)),
+                     f"block {account}={blocked}")
+    old, project.status = project.status, wanted
     if blocked:
-        project.status = ProjectStatus.EXPIRED
-        project.blocked_at = db.utcnow()
-        project.blocked_reason = str(_l(
-            "The project ended on %(date)s. New jobs are refused and pending jobs do not "
-            "start; running jobs finish. Ask for an extension to continue.",
-            date=project.end_date.isoformat()))
-        return "expired"
-    project.status = ProjectStatus.ACTIVE
+        project.blocked_at = project.blocked_at if was_blocked else db.utcnow()
+        project.blocked_reason = _reason(project, wanted)
+        return wanted.value
     project.blocked_at, project.blocked_reason = None, ""
-    return "restored"
+    return "opened" if old == ProjectStatus.NOT_STARTED else "restored"
 
 
 def enforce_expiry(on: date | None = None) -> dict:
-    """The worker's step: block projects past their end date, unblock extended ones.
+    """The worker's step: block projects past their end date or before their start date,
+    open them on their start date, unblock extended ones.
 
     Each project is its own change (one slurmdbd failure stops nothing else); failures
     are logged and retried next cycle. Returns counts and errors for the cycle summary.
     """
-    summary: dict = {"projects_expired": 0, "projects_restored": 0, "expiry_errors": []}
+    summary: dict = {"projects_expired": 0, "projects_restored": 0, "projects_not_started": 0,
+                     "projects_opened": 0, "expiry_errors": []}
     for project in db.session.scalars(select(Project).order_by(Project.id)):
-        if should_block(project, on) == (project.status == ProjectStatus.EXPIRED):
+        if date_status(project, on) == project.status:
             continue
         try:
             with ps.both_sides() as changes:
                 outcome = sync_block(changes, project, on)
                 if outcome:
-                    _audit(None, f"project.{'expire' if outcome == 'expired' else 'restore'}",
-                           project.account, end_date=str(project.end_date))
+                    _audit(None, f"project.{_AUDIT[outcome]}", project.account,
+                           start_date=str(project.start_date), end_date=str(project.end_date))
         except ServiceError as exc:
             log.warning("expiry of %s: %s", project.account, exc.message)
             summary["expiry_errors"].append(f"{project.account}: {exc.message}")
@@ -82,6 +112,10 @@ def enforce_expiry(on: date | None = None) -> dict:
         if outcome:
             summary[f"projects_{outcome}"] += 1
     return summary
+
+
+_AUDIT = {"expired": "expire", "restored": "restore", "not_started": "not_started",
+          "opened": "open"}
 
 
 def request_extension(actor, project_id: int, days: object, reason: str = "") -> ExtensionRequest:

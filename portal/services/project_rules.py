@@ -31,6 +31,8 @@ LIMITS: dict[str, tuple[object, int, int]] = {
     "gpu_per_user": (_l("GPUs per user"), 0, 10_000),
     "max_wall_minutes": (_l("Session time limit (minutes)"), 1, 366 * 24 * 60),
     "idle_reclaim_minutes": (_l("Idle reclaim limit (minutes)"), 5, 30 * 24 * 60),
+    # Requests for more GPUs wait for a manager (portal/services/approvals.py).
+    "approval_threshold": (_l("Approval threshold (GPUs per request)"), 0, 10_000),
 }
 EXTENSION_DAYS = (1, 365)
 

@@ -51,8 +51,12 @@ def update_settings(actor, project_id: int, data: Mapping[str, object],
             _apply_qos_limits(changes, project)
         if "extra_qos" in changed:
             _apply_qos_list(changes, project, attached)
-        if "end_date" in changed:
+        if "end_date" in changed or "start_date" in changed:
             sync_block(changes, project)
+        if "approval_threshold" in changed:
+            from portal.services.approvals import apply_cap
+
+            apply_cap(changes, project, old.get("approval_threshold"))
         _audit(actor, "project.settings", project.account, **changed)
     return project
 

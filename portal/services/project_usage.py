@@ -1,10 +1,12 @@
 """Live project usage, from the worker's cached job list (never a per-request squeue).
 
 The worker stores one snapshot per cycle: {"cluster": …, "jobs": [JobInfo as JSON]}.
-A running job counts with its allocated TRES (gres/gpu, cpu, mem) when the snapshot has
-them (`tres`); otherwise its GPUs come from its GRES and its CPUs and memory from the
-portal's own record of the job or session (jobs submitted from a login node then count
-GPUs only, and the card says the CPU/memory figures are partial).
+A running job counts with the TRES Slurm allocated to it (gres/gpu, cpu, mem: squeue's
+`tres-alloc`, cached as `tres` on every row), whoever submitted it — the portal or a shell
+on a login node. Pending jobs hold nothing: they are counted as "pending" only (their
+`tres` is what they ask for). Only a row without `tres` (a snapshot older than that field)
+falls back to GPUs from its GRES and CPUs/memory from the portal's own record; a job the
+portal does not know then counts GPUs only and the card marks CPU/memory "partial" (+).
 
 Visibility (F2): managers and admins see every member's jobs and sessions; members see
 their own, and — only when the admin allows it for the project — the others' sessions as

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal import db
-from portal.models import Membership, Project, ProjectRole, User
+from portal.models import Membership, Project, ProjectRole, ProjectStatus, User
 from portal.services import Forbidden, NotFound, ServiceError, audit
 from portal.services import project_rules as rules
 from portal.services import project_slurm as ps
@@ -140,6 +140,14 @@ def create_project(actor, *, account: str, name: str, description: str = "",
     with ps.both_sides() as changes:
         _check_account_free(changes.accounts, account)
         _create_in_slurm(changes, project)
+        project.status = ProjectStatus.ACTIVE
+        from portal.services.project_expiry import sync_block  # imports this module
+
+        sync_block(changes, project)  # blocked from the start when outside its dates
+        if project.approval_threshold is not None:
+            from portal.services.approvals import apply_cap
+
+            apply_cap(changes, project, None)
         db.session.add(project)
         db.session.flush()
         for user, role in users:

@@ -34,7 +34,7 @@ from sqlalchemy import or_, select, update
 from adapters.errors import AdapterError
 from portal import db
 from portal.models import Job, Schedule
-from portal.services import ServiceError, cluster, jobsync
+from portal.services import ServiceError, approvals, cluster, jobsync
 from portal.services import crontime as ct
 from portal.services import jobs as jobsvc
 from portal.services.jobspec import parse_request, spec_of
@@ -297,6 +297,7 @@ def _submit_next(schedule, backend, by_id, now) -> tuple[int, bool]:
         return 0, True
     history(schedule, "submitted", job, run_at=_iso(due), slurm_job_id=job.slurm_job_id)
     db.session.commit()
+    approvals.record("scheduled", job, backend)
     return 1, False
 
 

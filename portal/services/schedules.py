@@ -122,6 +122,9 @@ def create_schedule(user, data: Mapping, backend=None) -> Schedule:
     Raises ServiceError for bad input or a duplicate name; a Slurm refusal of the first
     run is recorded in the schedule's history (the worker keeps trying).
     """
+    from portal.services.activation import require_activated
+
+    require_activated(user)
     fields = validate(user, data)
     duplicate = db.session.scalar(
         select(Schedule.id).where(
@@ -137,7 +140,7 @@ def create_schedule(user, data: Mapping, backend=None) -> Schedule:
     db.session.flush()
     history(schedule, "created", cron=schedule.cron, timezone=schedule.timezone)
     db.session.commit()
-    audit.record("schedule.create", f"schedule:{schedule.id}", name=schedule.name,
+    audit.record("schedule.create", f"schedule:{schedule.id}", actor=user, name=schedule.name,
                  cron=schedule.cron, timezone=schedule.timezone)
     from portal.services import schedrun
 
@@ -193,7 +196,7 @@ def set_template(user, schedule_id: int, template_id: int) -> Schedule:
     schedule.template_id = template.id
     history(schedule, "template_changed", template=template.name)
     db.session.commit()
-    audit.record("schedule.update", f"schedule:{schedule.id}", template=template.name)
+    audit.record("schedule.update", f"schedule:{schedule.id}", actor=user, template=template.name)
     return schedule
 
 
@@ -204,7 +207,7 @@ def delete_schedule(user, schedule_id: int, backend=None) -> None:
     schedule.deleted_at = db.utcnow()
     history(schedule, "deleted")
     db.session.commit()
-    audit.record("schedule.delete", f"schedule:{schedule.id}", name=schedule.name)
+    audit.record("schedule.delete", f"schedule:{schedule.id}", actor=user, name=schedule.name)
     from portal.services import schedrun
 
     schedrun.reconcile(schedule.id, backend, wait=3.0)

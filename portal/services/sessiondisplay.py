@@ -64,6 +64,7 @@ def session_json(session, *, connection: bool = False) -> dict:
         "end_at": iso(session.end_at), "begin_at": iso(session.begin_at),
         "time_limit_min": session.time_limit_min,
         "whitelists": [w.name for w in session.whitelists], "allow_all": session.allow_all,
+        "writable": bool(session.writable),  # F4: keeps changes; can be saved as an image
     }
     if connection:
         data["connection"] = sessionconn.connection_info(session)

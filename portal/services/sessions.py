@@ -25,7 +25,7 @@ from adapters.scheduler.slurm import sbatch_args
 from adapters.sshd import Sshd
 from portal import db
 from portal.models import Membership, ProjectRole, Session, Whitelist
-from portal.services import NotFound, ServiceError, audit, cluster, proxy
+from portal.services import NotFound, ServiceError, approvals, audit, cluster, proxy
 from portal.services import keys as keysvc
 from portal.services import sessionscript as scripts
 from portal.services import whitelists as wlsvc
@@ -63,15 +63,21 @@ def create_session(user, data: Mapping, *, backend: Backend | None = None) -> Se
     answer). Raises ServiceError for bad input, or "slurm_rejected" with Slurm's words.
     """
     membership = require_membership(user)
+    from portal.services.activation import require_activated
+
+    require_activated(user)
     view = cluster.cached_view()
     request = parse_request(user, data, view, quota=project_quota(membership),
                             max_minutes=_max_minutes(view))
     session = new_session(user, membership, request, created_by=user)
     db.session.add(session)
     db.session.commit()
-    launch(session, backend or get_backend())
-    audit.record("session.create", f"session:{session.id}", name=session.name,
-                 slurm_job_id=session.slurm_job_id, image=session.image)
+    backend = backend or get_backend()
+    launch(session, backend)
+    approvals.record("session", session, backend, reason=data.get("reason"))
+    audit.record("session.create", f"session:{session.id}", actor=user, name=session.name,
+                 slurm_job_id=session.slurm_job_id, image=session.image,
+                 writable=session.writable)
     return session
 
 
@@ -79,7 +85,8 @@ def new_session(owner, membership: Membership, request: SessionRequest, *, creat
     """An unsaved Session row for `request` owned by `owner` in the membership's project."""
     fields = {k: getattr(request, k) for k in (
         "name", "gpu_model", "gpu_count", "cpus", "mem_gb", "shm_gb", "image_type", "image",
-        "image_path", "framework", "shell", "allow_all", "begin_at", "end_at", "time_limit_min")}
+        "image_path", "framework", "shell", "allow_all", "begin_at", "end_at", "time_limit_min",
+        "writable")}
     password = request.webterm_password
     return Session(
         uuid=uuid.uuid4().hex, user_id=owner.id, user=owner, project_id=membership.project_id,
@@ -115,6 +122,8 @@ def script_input(session: Session) -> scripts.SessionScriptInput:
         runtime=current_app.config.get("CONTAINER_RUNTIME", "charliecloud"),
         base_url=f"/s/{session.id}/",
         path=current_app.config.get("SESSION_PATH", scripts.DEFAULT_PATH),
+        monitor_interval=int(current_app.config.get("MONITOR_INTERVAL", scripts.MONITOR_INTERVAL)),
+        writable=bool(session.writable),  # F4: the owner chose to keep changes (committable)
     )
 
 
@@ -150,6 +159,7 @@ def prepare(session: Session, backend: Backend) -> JobSpec:
         sshd = Sshd(backend.scheduler.runner, backend.files)
         sshd.prepare(user, data.sshd_spec, authorized_keys(session))
         backend.files.write(user, data.sshd_spec.config_path, scripts.sshd_config(data))
+    backend.files.write(user, data.monitor_file, scripts.monitor_source())  # F3 monitoring
     backend.files.write(user, data.script_file, script.encode("utf-8"))
     return replace(spec, script=script)
 
@@ -170,6 +180,7 @@ def launch(session: Session, backend: Backend) -> Session:
         session.partition = _partition(session)
     try:
         spec = prepare(session, backend)
+        spec = approvals.gate(spec, session.project, session.gpu_count)  # over threshold: held
         job_id = backend.scheduler.submit_idempotent(
             spec, as_user=session.user.unix_user, tag=tag_of(session))
     except (SlurmUnreachable, CommandTimeout) as exc:
@@ -261,7 +272,7 @@ def delete_session(user, session_id: int, backend: Backend | None = None) -> Ses
         backend = backend or get_backend()
         _cancel(session, backend, as_user=user.unix_user or session.user.unix_user)
     db.session.commit()
-    audit.record("session.delete", f"session:{session.id}", name=session.name,
+    audit.record("session.delete", f"session:{session.id}", actor=user, name=session.name,
                  slurm_job_id=session.slurm_job_id, owner=session.user.username)
     return session
 

@@ -10,6 +10,7 @@ the session directory before submission.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from adapters.sshd import SshdSpec, render_config, sshd_argv
 from portal.services.jobscript import container_argv, environment, resubmit_args
@@ -17,7 +18,13 @@ from portal.services.jobscript import container_argv, environment, resubmit_args
 SCRIPT_NAME = "session.sh"
 LOG_NAME = "output.log"
 CONN_NAME = "connection.json"
+# F3 monitoring: the sampler copied next to the script, and the samples it appends.
+MONITOR_NAME = "session_monitor.py"
+METRICS_NAME = "metrics.jsonl"
+MONITOR_SOURCE = Path(__file__).resolve().parents[2] / "jobscripts" / MONITOR_NAME
+MONITOR_INTERVAL = 10
 SSH_DIR = "ssh"
+ROOT_NAME = "rootfs"  # F4: the session's writable layer inside its directory
 # The sshd listens where the job script says (`-p`); the config's port is a placeholder.
 PLACEHOLDER_PORT = 2222
 DEFAULT_PATH = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
@@ -43,6 +50,9 @@ class SessionScriptInput:
     runtime: str = "charliecloud"
     base_url: str = "/"
     path: str = DEFAULT_PATH
+    monitor_interval: int = MONITOR_INTERVAL
+    # F4: services write to a kept per-session layer (ROOT_NAME) that can be committed.
+    writable: bool = False
 
     @property
     def script_file(self) -> str:
@@ -55,6 +65,21 @@ class SessionScriptInput:
     @property
     def conn_file(self) -> str:
         return f"{self.directory}/{CONN_NAME}"
+
+    @property
+    def writable_root(self) -> str | None:
+        """The session's kept writable layer (F4 custom images): a private copy of a
+        directory image (Charliecloud) or an overlay directory (Apptainer); the job
+        script makes it before the services start and removes it when the job ends."""
+        return f"{self.directory}/{ROOT_NAME}" if self.writable else None
+
+    @property
+    def monitor_file(self) -> str:
+        return f"{self.directory}/{MONITOR_NAME}"
+
+    @property
+    def metrics_file(self) -> str:
+        return f"{self.directory}/{METRICS_NAME}"
 
     @property
     def sshd_spec(self) -> SshdSpec:
@@ -113,7 +138,29 @@ def render(data: SessionScriptInput, sbatch_args: list[str]) -> str:
         jupyter_argv=jupyter_argv(data) if "jupyter" in data.services else None,
         sshd_argv=session_sshd_argv(data) if "ssh" in data.services else None,
         ready_timeout=READY_TIMEOUT,
+        monitor_file=data.monitor_file,
+        metrics_file=data.metrics_file,
+        monitor_interval=data.monitor_interval,
+        workspace=data.workspace,
+        root=data.writable_root,
+        root_argv=root_argv(data),
     )
+
+
+def root_argv(data: SessionScriptInput) -> list[str] | None:
+    """The command that makes the session's writable layer (F4); None: the services run
+    the image as it is and nothing they change outside the workspace is kept."""
+    if not data.writable_root:
+        return None
+    from adapters.runtime import make_runtime
+
+    return make_runtime(data.runtime, home=data.home).writable_root_argv(
+        data.image_path, data.writable_root)
+
+
+def monitor_source() -> bytes:
+    """The sampler's text, written next to the script (jobscripts/session_monitor.py)."""
+    return MONITOR_SOURCE.read_bytes()
 
 
 def terminal_argv(data: SessionScriptInput, shell: str = "/bin/bash") -> list[str]:

@@ -56,6 +56,8 @@ class SessionRequest:
     end_at: datetime | None = None
     time_limit_min: int | None = None
     webterm_password: str | None = field(default=None, repr=False)
+    # F4: keep the container's changes (a per-session copy of the image; committable).
+    writable: bool = False
 
 
 def validate_name(value: object) -> str:
@@ -237,5 +239,33 @@ def parse_request(user, data: Mapping, view: Mapping | None, *, quota: Mapping |
     return SessionRequest(
         name=valid_name, **hw, image_type=image.type, image=image.key, image_path=image.path,
         framework=image.framework, shell=image.shell, **times(data, now, max_minutes, quota),
-        **access(user, data, image),
+        **access(user, data, image), writable=writable_choice(data),
     )
+
+
+def writable_allowed() -> bool:
+    """Whether this portal offers writable sessions (config `session_writable`, default on)."""
+    from flask import current_app
+
+    return bool(current_app.config.get("SESSION_WRITABLE", True))
+
+
+def writable_choice(data: Mapping) -> bool:
+    """The "keep changes to the container" choice (F4; default off). Refused when the
+    portal does not allow writable sessions, or when the value is not a yes/no."""
+    raw = data.get("writable")
+    if raw is None or raw == "" or isinstance(raw, bool):
+        wanted = bool(raw)
+    elif isinstance(raw, str) and raw.strip().lower() in _YES + _NO:
+        wanted = raw.strip().lower() in _YES
+    else:
+        raise ServiceError(_l("writable must be true or false."), "invalid_writable")
+    if wanted and not writable_allowed():
+        raise ServiceError(_l("This portal does not offer sessions that keep changes to the "
+                              "container (session_writable = false); start the session "
+                              "without that option."), "writable_disabled")
+    return wanted
+
+
+_YES = ("1", "true", "yes", "on", "y")
+_NO = ("0", "false", "no", "off", "n")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import ApiToken, User
-from portal.services import NotFound, ServiceError
+from portal.services import NotFound, ServiceError, audit
 
 TOKEN_PREFIX = "gpp_"
 
@@ -32,6 +32,9 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
         user_id=user.id, name=name, token_hash=_digest(plaintext), prefix=plaintext[:10]
     )
     db.session.add(record)
+    db.session.flush()
+    audit.record("token.create", f"token:{record.id}", actor=user, commit=False, name=name,
+                 prefix=record.prefix)
     db.session.commit()
     return record, plaintext
 
@@ -61,4 +64,6 @@ def revoke_token(user: User, token_id: int) -> None:
     if record is None or record.user_id != user.id or record.revoked_at is not None:
         raise NotFound(_l("No such token."))
     record.revoked_at = db.utcnow()
+    audit.record("token.revoke", f"token:{record.id}", actor=user, commit=False,
+                 name=record.name)
     db.session.commit()

@@ -17,6 +17,7 @@ from portal.services.images import available_images
 from portal.services.jobdisplay import hardware
 from portal.services.jobspec import cluster_limits
 from portal.services.sessiondisplay import SERVICES
+from portal.services.sessionspec import writable_allowed
 from portal.services.users import current_membership
 
 LIST_FIELDS = ("ssh_key_ids", "whitelist_ids")
@@ -29,6 +30,7 @@ def form_data(form: MultiDict) -> dict:
     """The posted fields as the service expects them (lists for multi-selects)."""
     data = {key: form.get(key, "") for key in FIELDS}
     data["allow_all"] = form.get("allow_all") in ("1", "on", "true", "yes")
+    data["writable"] = form.get("writable") in ("1", "on", "true", "yes")  # F4
     for key in LIST_FIELDS:
         data[key] = form.getlist(key)
     return data
@@ -47,6 +49,7 @@ def form_context(user, values: dict) -> dict:
         "membership": current_membership(user),
         "service_names": {k: str(v) for k, v in SERVICES.items()},
         "cluster_view": view,
+        "writable_allowed": writable_allowed(),  # F4: offer "keep changes to the container"
     }
 
 
@@ -75,5 +78,7 @@ def summary(user, request) -> list[tuple[str, str]]:
         (_l("Whitelists"), str(_l("allow all incoming")) if request.allow_all
          else ", ".join(lists.get(i, str(i)) for i in request.whitelist_ids)),
         (_l("Web-terminal password"), str(_l("set")) if request.webterm_password else "—"),
+        (_l("Keep changes to the container"), str(_l("yes (start-up takes longer)"))
+         if request.writable else str(_l("no"))),
     ]
     return [(str(label), str(value)) for label, value in rows]

@@ -4,7 +4,7 @@ from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 
 from portal.auth.redirects import safe_next
-from portal.services import ServiceError, tokens, users
+from portal.services import ServiceError, audit, tokens, users
 from portal.settings import bp
 from portal.settings.forms import PasswordForm, TokenForm
 
@@ -55,7 +55,35 @@ def profile():
         token_form=TokenForm(),
         tokens=tokens.list_tokens(current_user),
         new_token=None,
+        profile_form=_profile_form(),
     )
+
+
+def _profile_form(formdata=None):
+    from portal.account.forms import ProfileForm
+    from portal.services import account
+
+    return ProfileForm(formdata=formdata, display_name=current_user.display_name,
+                       contact=account.contact_of(current_user), email=current_user.email)
+
+
+@bp.route("/profile", methods=["POST"])
+@login_required
+def update_profile():
+    """Display name, contact and email (F11); nothing changes when one of them is bad."""
+    from portal.services import account
+
+    form = _profile_form(request.form)
+    if form.validate_on_submit():
+        try:
+            account.update_profile(current_user, form.display_name.data, form.contact.data,
+                                   form.email.data)
+            flash(_("Profile saved."), "info")
+        except ServiceError as exc:
+            flash(str(exc.message), "error")
+    else:
+        flash(_("A field is too long or the form expired."), "error")
+    return redirect(url_for("settings.profile"))
 
 
 @bp.route("/password", methods=["POST"])
@@ -66,8 +94,10 @@ def password():
         try:
             users.change_password(current_user, form.current.data, form.new.data)
         except ServiceError as exc:
+            audit.record("auth.password_change_failed", current_user.username, reason=exc.code)
             flash(str(exc.message), "error")
             return redirect(url_for("settings.profile"))
+        audit.record("auth.password_change", current_user.username)
         logout_user()
         session.clear()
         flash(_("Password changed. Log in again with the new password."), "info")
@@ -94,6 +124,7 @@ def create_token():
         token_form=TokenForm(formdata=None),
         tokens=tokens.list_tokens(current_user),
         new_token=new_token,
+        profile_form=_profile_form(),
     )
 
 

@@ -18,8 +18,10 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import contextmanager, suppress
@@ -233,6 +235,43 @@ def record_stopped_controller(sched, jobs):
         os.kill(pid, signal.SIGCONT)
 
 
+def record_silent_controller(jobs):
+    """The same capture as --stop-controller without touching the shared slurmctld.
+
+    A listener that accepts connections and never answers stands in for a frozen
+    controller (what a SIGSTOPped slurmctld looks like from a client: the kernel accepts,
+    nobody replies); squeue, pointed at it through a copy of slurm.conf, times out on its
+    socket with the same message. Other users of the dev cluster see nothing.
+    """
+    listener = socket.socket()
+    listener.bind(("0.0.0.0", 0))
+    listener.listen(16)
+    port, held = listener.getsockname()[1], []
+
+    def hold_connections():
+        with suppress(OSError):
+            while True:
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=hold_connections, daemon=True).start()
+    conf = os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            bad = Path(tmp) / "slurm.conf"
+            lines = [f"SlurmctldPort={port}" if line.startswith("SlurmctldPort=") else line
+                     for line in Path(conf).read_text().splitlines()]
+            bad.write_text("\n".join(lines) + "\n")
+            os.chmod(tmp, 0o755)
+            rec = RecordingRunner(env={"SLURM_CONF": str(bad)}, timeout=90)
+            with rec.capture("stopped_controller_squeue"):
+                SlurmScheduler(runner=rec).info_all(job_ids=[jobs["gpu"]])
+            return rec
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
 def _config_value(sched, key):
     out = sched.runner.run([sched._bin("scontrol"), "show", "config"]).stdout
     for line in out.splitlines():
@@ -283,6 +322,8 @@ def record_all(sched, opts, jobs, extra):
     extra.append(record_unreachable(jobs, opts.user, opts.account))
     if opts.stop_controller:
         record_stopped_controller(sched, jobs)
+    elif opts.silent_controller:
+        extra.append(record_silent_controller(jobs))
     if opts.timeout_job:
         wait_for(sched, jobs["timeout"], {JobState.TIMEOUT}, limit=240)
         with sched.runner.capture("info_timeout"):
@@ -300,6 +341,11 @@ def main(argv=None):
         "--stop-controller",
         action="store_true",
         help="also SIGSTOP slurmctld ~MessageTimeout s for a socket timeout",
+    )
+    parser.add_argument(
+        "--silent-controller",
+        action="store_true",
+        help="record the same socket timeout against a silent stand-in (shared clusters)",
     )
     parser.add_argument(
         "--timeout-job", action="store_true", help="also wait (~2 min) for a job to reach TIMEOUT"

@@ -161,11 +161,48 @@ def test_squeue_record_keeps_names_and_comments_exactly(name, comment):
             "10:00",
             comment,
             "/home/alice",
+            "cpu=1,mem=500M,node=1,billing=1",
         ]
     )
     (job,), problems = parsers.parse_squeue(record + "\x1e\n")
     assert not problems
     assert (job.name, job.comment, job.state) == (name, comment.strip(), JobState.QUEUED_HELD)
+    assert job.tres == "cpu=1,mem=500M,node=1,billing=1"
+
+
+TRES_KEY = st.sampled_from(["cpu", "mem", "node", "billing", "gres/gpu", "gres/gpu:a100",
+                            "gres/gpu:h100", "energy"])
+TRES_AMOUNT = st.one_of(st.integers(min_value=0, max_value=10**6).map(str),
+                        st.from_regex(r"[0-9]{1,6}(\.[0-9]{1,2})?[KMGT]", fullmatch=True))
+
+
+def _squeue_row(tres: str) -> str:
+    fields = ["8", "n", "bob", "projb", "gpu", "normal", "RUNNING", "None", "vm",
+              "gres:gpu:a100:1", "2026-11-29T02:10:11", "2026-11-29T02:10:12",
+              "2026-11-29T02:20:12", "10:00", "(null)", "/tmp", tres]
+    return "\x1f".join(fields) + "\x1e\n"
+
+
+@given(st.dictionaries(TRES_KEY, TRES_AMOUNT, min_size=1))
+def test_squeue_tres_alloc_round_trips(tres):
+    text = ",".join(f"{k}={v}" for k, v in tres.items())
+    (job,), problems = parsers.parse_squeue(_squeue_row(text))
+    assert not problems and job.tres == text
+    assert values.parse_tres(job.tres) == tres
+
+
+@given(st.one_of(st.just(""), st.sampled_from(["N/A", "(null)", "None"])))
+def test_squeue_without_tres_has_none(empty):
+    (job,), _ = parsers.parse_squeue(_squeue_row(empty))
+    assert job.tres is None
+
+
+@given(SLURMISH.filter(lambda s: "\x1f" not in s and "\x1e" not in s))
+def test_squeue_bad_tres_is_a_reported_problem_not_a_crash(text):
+    jobs, problems = parsers.parse_squeue(_squeue_row(text))
+    assert len(jobs) + len(problems) == 1
+    if jobs:
+        assert jobs[0].tres is None or values.parse_tres(jobs[0].tres) is not None
 
 
 @given(

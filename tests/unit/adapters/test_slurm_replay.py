@@ -9,6 +9,7 @@ import pytest
 
 from adapters.errors import JobNotFound, SlurmRejected, SlurmUnreachable
 from adapters.scheduler import JobSpec, JobState
+from adapters.scheduler.values import parse_tres
 
 SLEEP = "#!/bin/sh\nsleep 300\n"
 
@@ -88,6 +89,9 @@ def test_info_all_reads_every_scenario(replay, recorded, caplog):
     assert (held.state, held.reason, held.user) == (JobState.QUEUED_HELD, "JobHeldUser", "alice")
     assert (gpu.state, gpu.gres, gpu.time_limit) == (JobState.RUNNING, "gpu:a100:2", 10)
     assert gpu.nodes and gpu.start_time and gpu.submit_time and gpu.start_time.tzinfo
+    tres = parse_tres(gpu.tres)  # allocated TRES of a running job (squeue tres-alloc)
+    assert tres["gres/gpu"] == "2" and int(tres["cpu"]) >= 1 and tres["mem"].endswith("M")
+    assert parse_tres(held.tres).get("cpu")  # pending: what it asks for
     assert jobs[ids["dependency"]].reason == "Dependency"
     assert jobs[ids["resources"]].reason in {"Resources", "Priority"}
     assert jobs[ids["admin_held"]].state is JobState.QUEUED_HELD

@@ -70,7 +70,8 @@ def test_any_printable_command_is_accepted_verbatim(text):
     ("cpus", "0", "invalid_cpus"), ("cpus", "1.5", "invalid_cpus"), ("cpus", "abc", "invalid_cpus"),
     ("mem_gb", "-1", "invalid_memory"), ("shm_gb", "9", "invalid_shm"),
     ("gpu_count", "2", "invalid_gpu_count"), ("image", "docker://evil", "image_not_allowed"),
-    ("image_type", "registry", "invalid_image_type"), ("image_type", "custom", "image_not_allowed"),
+    ("image_type", "registry", "invalid_image_type"),
+    ("image_type", "custom", "image_type_mismatch"),
 ])
 def test_bad_hardware_and_images_are_refused(app, field, value, code):
     view = {"available": True, "nodes": [{"cpus_total": 16, "mem_total_mb": 16000,

@@ -1,0 +1,1 @@
+from tests.unit.projects.conftest import fake, people, project  # noqa: F401

@@ -1,0 +1,91 @@
+"""Orders and approvals through the real services; Slurm (jobs and sacctmgr) faked."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from adapters.errors import JobNotFound
+from adapters.scheduler import JobState
+from portal import db
+from portal.services import jobs as jobsvc
+from tests.support.fakes import FakeFiles
+from tests.support.members import make_member
+from tests.unit.projects.fake_accounts import FakeAccounts
+
+
+def _jobs_fakes():
+    """The jobs tests' fake Slurm, loaded by path (conftest modules share one name)."""
+    path = Path(__file__).resolve().parents[1] / "jobs" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("jobs_fakes_for_orders", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FakeScheduler = _jobs_fakes().FakeScheduler
+
+
+class OperatorScheduler(FakeScheduler):
+    """The jobs fake plus the operator commands approvals use."""
+
+    def operator_hold(self, job_id):
+        self.calls.append(f"hold {job_id}")
+        job = self.jobs[job_id]
+        job.state, job.reason = JobState.QUEUED_HELD, "JobHeldAdmin"
+
+    def operator_release(self, job_id):
+        self.calls.append(f"release {job_id}")
+        self.jobs[job_id].state, self.jobs[job_id].reason = JobState.QUEUED, "None"
+
+    def operator_move(self, job_id, *, account):
+        self.calls.append(f"move {job_id} {account}")
+        self.jobs[job_id].account = account
+
+    def operator_cancel(self, job_id):
+        self.calls.append(f"cancel {job_id}")
+        if job_id in self.jobs:
+            self.set_state(job_id, JobState.CANCELLED)
+
+    def info(self, job_id, *, as_user=None):
+        if job_id not in self.jobs:
+            raise JobNotFound(f"job {job_id} not found")
+        return self.jobs[job_id]
+
+
+@pytest.fixture
+def backend(app, monkeypatch):
+    fake = jobsvc.Backend(OperatorScheduler(), FakeFiles())
+    monkeypatch.setattr(jobsvc, "get_backend", lambda: fake)
+    monkeypatch.setattr("portal.orders.routes.get_backend", lambda: fake)
+    monkeypatch.setattr("portal.api.orders.get_backend", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def accounts(app):
+    fake = FakeAccounts()
+    app.extensions["accounts"] = fake
+    yield fake
+    app.extensions.pop("accounts", None)
+
+
+@pytest.fixture
+def ctx(app):
+    with app.test_request_context():
+        yield
+    db.session.remove()
+
+
+@pytest.fixture
+def member(ctx):
+    return make_member
+
+
+@pytest.fixture
+def job_data():
+    return {"name": "big-1", "cpus": "1", "mem_gb": "1", "image": "base",
+            "command": "true", "gpu_model": "a100", "gpu_count": "3",
+            "reason": "a 3-GPU fine-tune for the paper"}
