@@ -34,6 +34,7 @@ from portal import db
 from portal.models import AccountingRecord
 from portal.services import ServiceError
 from portal.services import projects as project_service
+from portal.services.dates import parse_day
 from portal.services.prices import billing_scale
 
 PERIODS = ("week", "month", "year")
@@ -63,24 +64,13 @@ class CostQuery:
                 "service": self.service}
 
 
-def _date(value: object, label) -> date | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ServiceError(_l("%(what)s must be a date like 2026-01-31.", what=label),
-                           "invalid_date") from None
-
-
 def parse_query(args, today: date | None = None) -> CostQuery:
     """Filters from a query string (or a dict). Defaults: the last 12 months, by month and
     project. Raises ServiceError for a bad date, a reversed or too long range, an unknown
     period, grouping or service."""
     today = today or db.utcnow().date()
-    end = _date(args.get("to"), _l("The end date")) or today
-    start = _date(args.get("from"), _l("The start date")) or \
+    end = parse_day(args.get("to"), _l("The end date")) or today
+    start = parse_day(args.get("from"), _l("The start date")) or \
         (end.replace(day=1) - timedelta(days=334)).replace(day=1)
     if start > end:
         raise ServiceError(_l("The start date is after the end date: swap them."),

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from portal import db
 from portal.models import Membership, Order, OrderEvent, ProjectRole
 from portal.services import NotFound, ServiceError
+from portal.services.dates import parse_day
 from portal.services.pricing import hourly_price
 
 MAX_RANGE_DAYS = 366
@@ -69,8 +70,8 @@ def parse_range(start: object, end: object, *, today: date | None = None
     Raises ServiceError for a bad date, a reversed range or one over MAX_RANGE_DAYS.
     """
     today = today or db.utcnow().date()
-    end_day = _day(end, _l("To")) or today
-    start_day = _day(start, _l("From"))
+    end_day = parse_day(end, _l("To")) or today
+    start_day = parse_day(start, _l("From"))
     if not date(1970, 1, 1) <= end_day <= date(9000, 1, 1) or (
             start_day and not date(1970, 1, 1) <= start_day <= date(9000, 1, 1)):
         raise ServiceError(_l("Dates must be between 1970 and 9000."), "invalid_date")
@@ -84,18 +85,6 @@ def parse_range(start: object, end: object, *, today: date | None = None
                               days=MAX_RANGE_DAYS), "range_too_long")
     return (datetime.combine(start_day, time.min),
             datetime.combine(end_day + timedelta(days=1), time.min))
-
-
-def _day(value: object, label) -> date | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip()[:10])
-    except ValueError:
-        raise ServiceError(_l("%(label)s is not a date (YYYY-MM-DD).", label=label),
-                           "invalid_date") from None
 
 
 def managed_project_ids(user) -> list[int]:

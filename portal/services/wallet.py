@@ -65,6 +65,7 @@ from portal.models.wallet import (
 )
 from portal.services import Forbidden, ServiceError, audit
 from portal.services import projects as project_service
+from portal.services.dates import parse_day
 from portal.services.prices import billing_scale  # the one scale (prices → weights)
 
 log = logging.getLogger(__name__)
@@ -162,21 +163,10 @@ class Filters:
                 "type": self.kind, "service": self.service}
 
 
-def _date(value: object, label) -> date | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ServiceError(_l("%(field)s is not a date (YYYY-MM-DD).", field=label),
-                           "invalid_date") from None
-
-
 def parse_filters(args) -> Filters:
     """Filters from query arguments `from`, `to` (YYYY-MM-DD, inclusive), `type`
     (topup|charge) and `service` (session|job|schedule|shell). Raises ServiceError."""
-    start, end = _date(args.get("from"), _l("From")), _date(args.get("to"), _l("To"))
+    start, end = parse_day(args.get("from"), _l("From")), parse_day(args.get("to"), _l("To"))
     if start and end and start > end:
         raise ServiceError(_l("The start date is after the end date."), "invalid_range")
     kind = str(args.get("type") or "").strip()
