@@ -6,12 +6,20 @@ import os
 import re
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from portal import create_app, db
 from portal.migrate import upgrade
 from portal.services import users
 
 PASSWORD = "correct horse battery"
+
+# Property tests check what is generated, not how fast a loaded 2-core machine runs it: a
+# per-example deadline or a "too slow" health check would fail by chance (issue #19).
+settings.register_profile(
+    "portal", deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("portal")
 
 
 def pytest_report_header(config):

@@ -259,7 +259,13 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _next_due(schedule, now) -> tuple[datetime | None, datetime | None]:
-    """(due time, begin time) of the next run, applying the missed-run policy."""
+    """(due time, begin time) of the next run, applying the missed-run policy.
+
+    Product rule (README, "When the first run is"): a schedule owns every cron time at or
+    after its start, to the whole second, so the anchor is one second before the start
+    (croniter looks strictly after it). A schedule created without a start starts at its
+    creation second and so owns a run due in that very second.
+    """
     tz = ct.zone(schedule.timezone)
     anchor = max(schedule.last_run_at or datetime.min, schedule.start_at - timedelta(seconds=1))
     due = ct.next_runs(schedule.cron, tz, anchor, 1, until=schedule.end_at)

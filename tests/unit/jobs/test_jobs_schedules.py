@@ -1,6 +1,5 @@
 """Schedules (F8): validation, preview, and the engine that keeps exactly one upcoming run."""
 
-import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -192,24 +191,46 @@ def test_runs_missed_while_the_portal_was_down(owner, template, backend, policy)
 
 
 def test_a_schedule_ends_after_its_last_run(owner, template, backend):
-    # The runs counted depend on the wall clock's minute. A schedule created in the first
-    # second of a minute also owns that minute's run (its start counts from 1 s earlier), and
-    # one created near the end may see the minute turn mid-test: start safely inside it.
-    deadline = time.monotonic() + 15
-    while not 2 <= datetime.now().second < 50 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    now = db.utcnow()
-    end = datetime.now().replace(second=0, microsecond=0) + timedelta(minutes=2)
-    schedule = make(owner, template, timezone="UTC", mode="multi",
-                    end=(now.replace(second=0, microsecond=0) + timedelta(minutes=2)).isoformat())
-    assert end
+    # A window of two whole minutes in the future: runs at its start and one minute later.
+    start = db.utcnow().replace(second=0, microsecond=0) + timedelta(minutes=2)
+    schedule = make(owner, template, timezone="UTC", mode="multi", start=start.isoformat(),
+                    end=(start + timedelta(minutes=1)).isoformat())
     for _ in range(4):
         for run in upcoming(schedule):
             backend.scheduler.set_state(run.slurm_job_id, JobState.RUNNING)
         cycle(backend)
     assert db.session.get(Schedule, schedule.id).status == "ended"
-    assert db.session.query(Job).filter_by(schedule_id=schedule.id).count() == 2
+    runs = db.session.query(Job).filter_by(schedule_id=schedule.id).order_by(Job.id).all()
+    assert [r.run_at for r in runs] == [start, start + timedelta(minutes=1)]
     assert "ended" in kinds(schedule)
+
+
+@pytest.mark.parametrize("offset,first", [(0, 0), (1, 60), (59, 60)])
+def test_a_given_start_owns_the_cron_times_at_or_after_it(owner, template, backend, offset,
+                                                          first):
+    # README "When the first run is": a start on a cron time owns that run, to the second.
+    tick = db.utcnow().replace(second=0, microsecond=0) + timedelta(minutes=5)
+    start = tick + timedelta(seconds=offset)
+    schedule = make(owner, template, timezone="UTC", start=start.isoformat())
+    [run] = upcoming(schedule)
+    assert run.run_at == tick + timedelta(seconds=first)
+
+
+@pytest.mark.parametrize("created,owned", [(0.6, True), (1.0, False), (59.9, False)])
+def test_a_schedule_without_a_start_starts_at_its_creation_second(
+        owner, template, backend, monkeypatch, created, owned):
+    # Created in a minute's first second (rounded down to 12:34:00), it owns the 12:34 run
+    # and submits it to begin at once; a second later, the first run is the next minute.
+    minute = db.utcnow().replace(second=0, microsecond=0) + timedelta(hours=1)
+    clock = minute + timedelta(seconds=created)
+    monkeypatch.setattr(db, "utcnow", lambda: clock)
+    schedule = make(owner, template, timezone="UTC")
+    [run] = upcoming(schedule)
+    begin = backend.scheduler.specs[run.slurm_job_id].begin.replace(tzinfo=None)
+    if owned:
+        assert run.run_at == minute and begin == clock
+    else:
+        assert run.run_at == minute + timedelta(minutes=1) and begin == run.run_at
 
 
 def test_a_leased_schedule_is_left_alone(owner, template, backend):
