@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 run: venv frontend translations cluster image
 	@bash etc/run-portal.sh
 
-test: venv frontend translations cluster image
+test: venv frontend translations cluster image lint
 	@$(BIN)/python -c 'import sys; print("python", sys.version.split()[0])'
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not disruptive" $(PYTEST_ARGS)
 	@# Tests that freeze or restart cluster daemons run alone, after the rest.

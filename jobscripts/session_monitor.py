@@ -2,11 +2,11 @@
 """The session's resource sampler (F3 monitoring), started by session.sh next to itself.
 
 One long-lived python3 process, standard library only (the nodes have python3, nothing
-more is assumed). It runs inside the Slurm job on the compute node, like
-session.sh itself, not in the portal: the portal's rule that process calls go through
-adapters/ cannot reach here (the node has no portal code); its only child is a fixed-argv
-`nvidia-smi --loop` with no user input. Every INTERVAL seconds it appends one JSON line to OUT, as the job's
-user, with mode 0600 (the job's umask):
+more is assumed). It runs inside the Slurm job on the compute node, like session.sh
+itself, not in the portal: the portal's rule that process calls go through adapters/
+cannot reach here (the node has no portal code); its only child is a fixed-argv
+`nvidia-smi --loop` with no user input. Every INTERVAL seconds it appends one JSON line
+to OUT, as the job's user, with mode 0600 (the job's umask):
 
     {"n": 17, "t": 1764400000.0, "dt": 10.0, "src": "proc", "cpu": 0.93, "ncpu": 2,
      "mem": 123456789, "mem_limit": 2147483648, "node_cpu": 41.5,
