@@ -21,9 +21,13 @@ if [[ -d var/images/jupyter ]]; then
   $BIN/portal image register jupyter --path "$PWD/var/images/jupyter" \
     --framework "Python 3 / JupyterLab" --display-name "JupyterLab" --if-missing >/dev/null
 fi
-$BIN/portal worker --once >/dev/null || true
+$BIN/portal worker --once >/dev/null 2>>var/worker.log || true
 [[ -f var/worker.pid ]] && kill "$(cat var/worker.pid)" 2>/dev/null || true
-$BIN/portal worker >>var/worker.log 2>&1 &
+# The worker under a supervisor that restarts it whenever it exits (backoff 1..30 s);
+# var/worker.pid is the supervisor's (stopping it stops the worker), var/worker-child.pid
+# the worker's. Its log lines carry timestamps and step durations.
+etc/supervise.sh --name worker --child-pidfile var/worker-child.pid -- \
+  $BIN/portal worker >>var/worker.log 2>&1 &
 echo $! >var/worker.pid
 trap 'kill "$(cat var/worker.pid)" 2>/dev/null; rm -f var/worker.pid' EXIT
 echo

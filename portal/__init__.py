@@ -101,6 +101,18 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
 
 
+def _worker_health() -> dict | None:
+    """The worker's heartbeat for the layout banner (admins) and the stale-state notes on
+    pages that show cached states; read at most once per request."""
+    from flask import g
+
+    if "worker_health" not in g:
+        from portal.services import heartbeat
+
+        g.worker_health = heartbeat.page_view()
+    return g.worker_health
+
+
 def _register_context(app: Flask) -> None:
     from portal.menu import MENU, menu_href, visible_menu
     from portal.services.users import current_membership, user_projects
@@ -119,6 +131,7 @@ def _register_context(app: Flask) -> None:
         if current_user.is_authenticated:
             ctx["memberships"] = user_projects(current_user)
             ctx["current_membership"] = current_membership(current_user)
+            ctx["worker_health"] = _worker_health
         return ctx
 
     @app.after_request

@@ -119,13 +119,18 @@ def token_create(username, name):
 @main.command()
 @click.option("--once", is_flag=True, help="Run one cycle and exit.")
 @click.option("--interval", type=float, default=None, help="Seconds between cycles.")
-def worker(once, interval):
-    """Run the reconciling worker (cluster cache, and later schedules, billing, expiry)."""
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="DEBUG also logs every step's duration on its own line.")
+def worker(once, interval, log_level):
+    """Run the reconciling worker: cluster cache, job/session states, schedules, approvals,
+    metrics, image builds, expiry, sacct import, wallet. Logs to stderr with timestamps."""
     from portal import worker as portal_worker
 
+    portal_worker.setup_logging(log_level)
     app = cli_common.make_app()
     if once:
-        click.echo(json.dumps(portal_worker.run_cycle(app)))
+        click.echo(json.dumps(portal_worker.run_cycle(app, interval)))
     else:
         portal_worker.run_forever(app, interval)
 
@@ -138,17 +143,27 @@ def cluster():
 @cluster.command("status")
 @click.option("--json", "as_json", is_flag=True)
 def cluster_status(as_json):
-    """Partitions, nodes and GPUs as Slurm reports them now."""
+    """The worker's health (LATE when its heartbeat is old), then partitions, nodes and GPUs
+    as Slurm reports them now."""
     from adapters.errors import AdapterError
+    from portal import db as portal_db
+    from portal.services import heartbeat
     from portal.services.cluster import _plain
     from portal.slurm import make_scheduler
 
+    app = cli_common.make_app()
+    with app.app_context():
+        worker_view = heartbeat.status()
+        portal_db.session.remove()
+    if not as_json:
+        for line in heartbeat.describe(worker_view):
+            click.echo(line)
     try:
-        info = make_scheduler(cli_common.make_app().config).cluster_info()
+        info = make_scheduler(app.config).cluster_info()
     except AdapterError as exc:
         _fail(exc)
     if as_json:
-        click.echo(json.dumps(_plain(info), indent=2))
+        click.echo(json.dumps({**_plain(info), "worker": worker_view}, indent=2))
         return
     click.echo(f"Slurm {info.version}")
     for part in info.partitions:

@@ -47,7 +47,13 @@ def me():
 @bp.get("/cluster")
 @token_required
 def cluster_state():
-    return jsonify(cluster.cached_view())
+    """The cached cluster view, and whether the worker that fills it is late (issue #13)."""
+    from portal.services import heartbeat
+
+    beat = heartbeat.status()
+    worker = None if beat is None else {k: beat[k] for k in (
+        "reported", "late", "beat_at", "age_seconds", "interval", "late_after")}
+    return jsonify({**cluster.cached_view(), "worker": worker})
 
 
 @bp.get("/tokens")

@@ -21,6 +21,7 @@ from portal.models.projects import (
 from portal.models.sessions import PublicImage, Session
 from portal.models.users import ApiToken, User
 from portal.models.wallet import WalletBudget, WalletTransaction
+from portal.models.worker import WorkerHeartbeat
 
 __all__ = [
     "Base",
@@ -56,4 +57,5 @@ __all__ = [
     "WalletTransaction",
     "Whitelist",
     "WhitelistRule",
+    "WorkerHeartbeat",
 ]
