@@ -2,13 +2,15 @@
 
 Every request is authorised first (portal/services/proxy.py) and refused with the
 portal's own error page otherwise, so a refused requester never gets a byte from the
-session. Requests go upstream with the session's Jupyter token in `Authorization`, and
-without the portal's own cookies, `Origin` and `Referer`; bodies stream both ways.
+session. Requests go upstream with the session's Jupyter secret in `Authorization`, and
+without the portal's own cookies, `Origin` and `Referer`; bodies stream both ways. What
+crosses in each direction is decided in portal/proxy/headers.py: the secret never comes
+back to the browser (issue 12).
 """
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from flask import Response, abort, current_app, redirect, render_template, request
 from flask_babel import gettext as _
@@ -17,23 +19,13 @@ from flask_login import current_user
 from adapters import upstream
 from portal.extensions import login_manager
 from portal.net import client_address
-from portal.proxy import bp, websocket
+from portal.proxy import bp, headers, websocket
 from portal.services import ServiceError
 from portal.services import proxy as rules
 from portal.services.sessions import probe
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-# Not forwarded upstream: hop-by-hop headers, and what the portal sets itself.
-DROP_REQUEST = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-    "trailer", "trailers", "transfer-encoding", "upgrade", "host", "authorization", "cookie",
-    "origin", "referer", "content-length", "x-forwarded-for", "x-forwarded-host",
-    "x-forwarded-proto", "x-real-ip", "forwarded",
-})
-DROP_RESPONSE = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-    "trailer", "trailers", "transfer-encoding", "upgrade", "server", "date",
-})
+filtered_cookies = headers.filtered_cookies
 
 
 def _portal_cookies() -> set[str]:
@@ -42,47 +34,26 @@ def _portal_cookies() -> set[str]:
             config.get("REMEMBER_COOKIE_NAME", "remember_token")}
 
 
-def filtered_cookies(header: str, drop: set[str]) -> str:
-    """The Cookie header without the portal's own cookies (Jupyter must never see them)."""
-    kept = [part.strip() for part in header.split(";")
-            if part.strip() and part.split("=", 1)[0].strip() not in drop]
-    return "; ".join(kept)
-
-
 def upstream_headers(target: rules.Target) -> dict[str, str]:
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in DROP_REQUEST
-               and not k.lower().startswith("sec-websocket")}
-    cookies = filtered_cookies(request.headers.get("Cookie", ""), _portal_cookies())
-    if cookies:
-        headers["Cookie"] = cookies
-    headers["Authorization"] = f"token {target.token}"
-    return headers
+    return headers.upstream_request_headers(request.headers.items(), target.token,
+                                            _portal_cookies())
 
 
 def raw_target(session_id: int) -> str:
-    """The path and query exactly as the client sent them (percent-encoding intact)."""
+    """The path and query as the client sent them (percent-encoding intact), less any
+    `token=` parameter: the proxy alone authenticates to Jupyter."""
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
     if not raw or not raw.startswith(f"/s/{session_id}/"):
         raw = quote(request.path)
         if request.query_string:
             raw += "?" + request.query_string.decode("latin-1")
-    return raw
+    return headers.without_token_param(raw)
 
 
 def response_headers(response, target: rules.Target) -> list[tuple[str, str]]:
-    drop, out = _portal_cookies(), []
-    for name, value in response.getheaders():
-        low = name.lower()
-        if low in DROP_RESPONSE:
-            continue
-        if low == "set-cookie" and value.split("=", 1)[0].strip() in drop:
-            continue  # a session may not overwrite the portal's own cookies
-        if low == "location":
-            parts = urlsplit(value)
-            if parts.netloc == f"{target.host}:{target.port}":
-                value = parts.path + (f"?{parts.query}" if parts.query else "")
-        out.append((name, value))
-    return out
+    return headers.downstream_response_headers(
+        response.getheaders(), target.token, f"{target.host}:{target.port}",
+        _portal_cookies())
 
 
 def _authorize(session_id: int, websocket_upgrade: bool = False) -> rules.Target:
@@ -125,11 +96,11 @@ def forward(session_id: int, rest: str):
                                       body=body, length=length or 0)
     except upstream.UpstreamError as exc:
         return render_template("sessions/not_running.html", message=exc.message), 502
-    headers = response_headers(response, target)
+    passed = response_headers(response, target)
     body_iter = upstream.stream(response) if request.method != "HEAD" else iter(())
     if request.method == "HEAD":
         upstream.close(response)
-    return Response(body_iter, status=response.status, headers=headers,
+    return Response(body_iter, status=response.status, headers=passed,
                     direct_passthrough=True)
 
 

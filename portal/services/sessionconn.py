@@ -139,7 +139,8 @@ def connection_info(session: Session) -> dict:
         return info
     info["ssh_command"] = ssh_command(session)
     if session.jupyter_port:
-        info["jupyter_url"] = url_for("proxy.forward_root", session_id=session.id)
+        # JupyterLab through the proxy; no token in it: the proxy authenticates (issue 12).
+        info["jupyter_url"] = url_for("proxy.forward", session_id=session.id, rest="lab")
     if "webterm" in session.services:
         info["terminal_url"] = url_for("sessions.terminal", session_id=session.id)
     return info

@@ -160,6 +160,8 @@ def prepare(session: Session, backend: Backend) -> JobSpec:
         sshd.prepare(user, data.sshd_spec, authorized_keys(session))
         backend.files.write(user, data.sshd_spec.config_path, scripts.sshd_config(data))
     backend.files.write(user, data.monitor_file, scripts.monitor_source())  # F3 monitoring
+    if "jupyter" in session.services:  # Jupyter trusts only the proxy's header (issue 12)
+        backend.files.write(user, data.jupyter_config_file, scripts.jupyter_config_source())
     backend.files.write(user, data.script_file, script.encode("utf-8"))
     return replace(spec, script=script)
 

@@ -22,6 +22,9 @@ CONN_NAME = "connection.json"
 MONITOR_NAME = "session_monitor.py"
 METRICS_NAME = "metrics.jsonl"
 MONITOR_SOURCE = Path(__file__).resolve().parents[2] / "jobscripts" / MONITOR_NAME
+# Jupyter's configuration: it accepts only the proxy's `Authorization: token` (issue 12).
+JUPYTER_CONFIG_NAME = "jupyter_portal_config.py"
+JUPYTER_CONFIG_SOURCE = MONITOR_SOURCE.with_name(JUPYTER_CONFIG_NAME)
 MONITOR_INTERVAL = 10
 SSH_DIR = "ssh"
 ROOT_NAME = "rootfs"  # F4: the session's writable layer inside its directory
@@ -78,6 +81,10 @@ class SessionScriptInput:
         return f"{self.directory}/{MONITOR_NAME}"
 
     @property
+    def jupyter_config_file(self) -> str:
+        return f"{self.directory}/{JUPYTER_CONFIG_NAME}"
+
+    @property
     def metrics_file(self) -> str:
         return f"{self.directory}/{METRICS_NAME}"
 
@@ -91,14 +98,19 @@ def _service(data: SessionScriptInput, command: list[str]) -> list[str]:
 
 
 def jupyter_argv(data: SessionScriptInput) -> list[str]:
-    """Jupyter Server on all addresses, at the portal's base URL, refusing other ports."""
+    """Jupyter Server at the portal's base URL, refusing other ports; the job script
+    appends the address (the node's name, as the portal reaches it) and the port.
+
+    The portal's proxy authorises people; Jupyter accepts only the proxy's header with the
+    session's secret (jobscripts/jupyter_portal_config.py): no token, cookie or login form
+    a browser could carry to the node directly.
+    """
     return _service(data, [
         "jupyter", "server",
-        "--ServerApp.ip=0.0.0.0",
+        f"--config={data.jupyter_config_file}",
         "--ServerApp.port_retries=0",
         f"--ServerApp.base_url={data.base_url}",
         "--ServerApp.open_browser=False",
-        # The portal's proxy authorises people; Jupyter still demands the token.
         "--ServerApp.allow_remote_access=True",
         f"--ServerApp.root_dir={data.workspace}",
     ])
@@ -161,6 +173,11 @@ def root_argv(data: SessionScriptInput) -> list[str] | None:
 def monitor_source() -> bytes:
     """The sampler's text, written next to the script (jobscripts/session_monitor.py)."""
     return MONITOR_SOURCE.read_bytes()
+
+
+def jupyter_config_source() -> bytes:
+    """Jupyter's configuration, written next to the script (jobscripts/jupyter_portal_config.py)."""
+    return JUPYTER_CONFIG_SOURCE.read_bytes()
 
 
 def terminal_argv(data: SessionScriptInput, shell: str = "/bin/bash") -> list[str]:

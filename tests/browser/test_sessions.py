@@ -120,6 +120,11 @@ def test_create_run_jupyter_terminal_ssh_delete(app, live_server, page, tmp_path
     jupyter = new_tab.value
     jupyter.wait_for_load_state()
     base = re.match(r"https?://[^/]+(/s/\d+/)", jupyter.url).group(1)
+    # JupyterLab boots with no token anywhere (the proxy authenticates, issue 12) and
+    # leaves no Jupyter login cookie in the browser.
+    assert jupyter.url.endswith(f"{base}lab")
+    jupyter.wait_for_selector(".jp-DirListing-item", timeout=90_000)  # Lab lists files
+    assert not [c for c in jupyter.context.cookies() if c["name"].startswith("username-")]
     assert jupyter.evaluate(KERNEL_JS, base) == "2"
     jupyter.close()
 

@@ -36,11 +36,13 @@ def test_script_starts_each_service_and_writes_a_private_connection_file():
     subprocess.run(["bash", "-n"], input=text, text=True, check=True)
 
 
-def test_token_goes_through_the_environment_not_argv():
+def test_secret_goes_through_the_environment_not_argv():
     text = scripts.render(_input(), [])
-    line = next(ln for ln in text.splitlines() if "jupyter server" in ln)
-    command = line.removeprefix("JUPYTER_TOKEN=$TOKEN ")
-    assert command != line and "token" not in command.lower()
+    start = text.index("PORTAL_JUPYTER_SECRET=$TOKEN ")
+    command = text[start:text.index(" &\n", start)].removeprefix("PORTAL_JUPYTER_SECRET=$TOKEN ")
+    assert "jupyter server" in command and "$TOKEN" not in command
+    assert "--config=/home/alice/portal-sessions/7-abc/jupyter_portal_config.py" in command
+    assert '--ServerApp.ip="$HOST"' in command and "0.0.0.0" not in command
 
 
 def test_webterm_only_session_just_holds_the_allocation():

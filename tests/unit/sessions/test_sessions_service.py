@@ -46,7 +46,9 @@ def test_create_records_writes_and_submits_as_the_owner(world):
     assert spec.workdir == session.directory and spec.output.startswith(session.directory)
     script = backend.files.files[f"{session.directory}/session.sh"].decode()
     assert script == spec.script and f"--ServerApp.base_url=/s/{session.id}/" in script
-    assert "JUPYTER_TOKEN=$TOKEN" in script
+    assert "PORTAL_JUPYTER_SECRET=$TOKEN" in script
+    config = backend.files.files[f"{session.directory}/jupyter_portal_config.py"].decode()
+    assert "PortalIdentityProvider" in config  # Jupyter trusts only the proxy's header
 
 
 def test_ssh_writes_each_key_with_the_whitelists_from_option(world):
