@@ -32,6 +32,14 @@ associations,limits,qos,safe) that decide the mechanism:
 
 Accounting (sacct) shows an approved job under `<account>_approved`; `project_account()`
 maps it back to the project.
+
+What runs is what was approved (issue #12): the owner could `scontrol update` the held job
+(TresPerNode, NumCPUs, Account, Partition, QOS, Comment) before approval or between release
+and start. The job_submit/lua policy (etc/slurm/job_submit.lua) refuses such updates to
+portal-tagged jobs; in any case the operator reads the job back before releasing it, and
+right after, and cancels it instead on any difference from the recorded request
+(portal/services/approval_check.py, audit `approval.job_changed`). The worker repeats the
+check for approved jobs until they have started.
 """
 
 from __future__ import annotations
@@ -43,9 +51,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from adapters.errors import AdapterError, JobNotFound
+from adapters.scheduler import JobState
 from portal import db
 from portal.models import Order, Project
 from portal.services import Forbidden, NotFound, ServiceError, audit
+from portal.services import approval_check as check
 from portal.services import orders as ordersvc
 from portal.services import project_slurm as ps
 
@@ -101,7 +111,8 @@ def record(kind: str, obj, backend, *, reason: object = None) -> Order:
     if pending and obj.slurm_job_id:
         try:
             backend.scheduler.operator_hold(obj.slurm_job_id)
-            ordersvc.add_event(order, "held", slurm_job_id=obj.slurm_job_id)
+            ordersvc.add_event(order, "held", slurm_job_id=obj.slurm_job_id,
+                               terms=_snapshot(backend.scheduler, obj.slurm_job_id))
         except (AdapterError, NotImplementedError, AttributeError) as exc:
             log.error("operator hold of job %s failed: %s", obj.slurm_job_id, exc)
             ordersvc.add_event(order, "hold_failed", message=str(getattr(exc, "message", exc)))
@@ -111,6 +122,69 @@ def record(kind: str, obj, backend, *, reason: object = None) -> Order:
                      gpus=obj.gpu_count, threshold=obj.project.approval_threshold,
                      slurm_job_id=obj.slurm_job_id)
     return order
+
+
+def _snapshot(scheduler, job_id: str) -> dict | None:
+    """The held job's terms as Slurm shows them (time limit and QOS the portal did not
+    choose); None when Slurm cannot be read now (approval then checks the rest)."""
+    try:
+        return check.snapshot(scheduler.info(job_id))
+    except (AdapterError, NotImplementedError, AttributeError) as exc:
+        log.warning("could not read held job %s: %s", job_id, getattr(exc, "message", exc))
+        return None
+
+
+def tag_of(order: Order) -> str | None:
+    """The portal's tag (the job's --comment) of the order's session or job."""
+    from portal.models import Job, Session
+
+    if order.kind == "session":
+        from portal.services.sessions import tag_of as session_tag
+
+        row = db.session.get(Session, order.ref_id)
+        return session_tag(row) if row is not None else None
+    from portal.services.jobs import tag_of as job_tag
+
+    row = db.session.get(Job, order.ref_id)
+    return job_tag(row) if row is not None else None
+
+
+def _is_pending(info) -> bool:
+    return info.state in (JobState.QUEUED, JobState.QUEUED_HELD)
+
+
+def changed_terms(order: Order, info, *, account: str) -> dict[str, list]:
+    """How the Slurm job differs from what is (to be) approved; {} when it matches."""
+    approved = check.approved_terms(order, tag_of(order), account=account)
+    return check.differences(approved, info, running=not _is_pending(info))
+
+
+def _cancel_changed(actor, order: Order, scheduler, diffs: dict, stage: str) -> str:
+    """Cancel a job that no longer matches its request and close the order (commits).
+
+    Returns the message for the approver (and the requester, as the decision message).
+    Raises ServiceError("slurm_*") when the cancel fails: then nothing is recorded.
+    """
+    try:
+        scheduler.operator_cancel(order.slurm_job_id)
+    except AdapterError as exc:
+        log.error("job %s changed outside the portal (%s) but could not be cancelled: %s",
+                  order.slurm_job_id, check.describe(diffs), exc.message)
+        raise ps.slurm_error(exc) from exc
+    text = str(_l("The job was changed in Slurm outside the portal (%(changes)s), so it was "
+                  "cancelled instead of being released. Submit a new request in the portal.",
+                  changes=check.describe(diffs)))
+    order.approval, order.state, order.decision_message = "closed", "cancelled", text
+    if actor is not None:
+        order.decided_by_id, order.decided_at = actor.id, db.utcnow()
+    ordersvc.add_event(order, "changed", actor, stage=stage, differences=diffs)
+    audit.record("approval.job_changed", f"order:{order.id}", actor=actor, commit=False,
+                 requester=order.user.username if order.user else None,
+                 slurm_job_id=order.slurm_job_id, stage=stage, differences=diffs)
+    db.session.commit()
+    log.warning("order %s: job %s changed outside the portal (%s): cancelled", order.id,
+                order.slurm_job_id, check.describe(diffs))
+    return text
 
 
 def may_decide(user, order: Order) -> bool:
@@ -146,12 +220,15 @@ def _check_open(actor, order: Order) -> None:
                            "or an administrator must."), "own_request")
 
 
-def _check_job(order: Order, backend) -> None:
-    """The job must still be waiting in Slurm; otherwise close the order and say why."""
-    state = None
+def _check_job(order: Order, backend):
+    """The job must still be waiting in Slurm; otherwise close the order and say why.
+
+    Returns the job as Slurm shows it."""
+    info = state = None
     if order.slurm_job_id:
         try:
-            state = backend.scheduler.info(order.slurm_job_id).state
+            info = backend.scheduler.info(order.slurm_job_id)
+            state = info.state
         except JobNotFound:
             state = None
         except AdapterError as exc:
@@ -165,19 +242,31 @@ def _check_job(order: Order, backend) -> None:
         raise ServiceError(_l("The job of this request no longer waits in Slurm (it was "
                               "cancelled or has ended), so there is nothing to decide."),
                            "job_gone", 409)
+    return info
 
 
 def approve(actor, order_id: int, backend) -> Order:
     """Let the held job run: move it into `<account>_approved` and release it (operator).
 
+    Before the release the operator compares the job with the recorded request, and
+    again right after it: a job changed outside the portal is cancelled, not run
+    (ServiceError "job_changed", the order closed, audit `approval.job_changed`).
+
     Raises NotFound, Forbidden (own request, not a manager), ServiceError
-    (already_decided, job_gone, slurm_*). Nothing changes in the portal unless Slurm did.
+    (already_decided, job_gone, job_changed, slurm_*). Nothing changes in the portal
+    unless Slurm did.
     """
     order = get_for_decision(actor, order_id)
     _check_open(actor, order)
-    _check_job(order, backend)
+    info = _check_job(order, backend)
     unix_user = order.user.unix_user
     target = approved_account(order.account)
+    # Only the operator can move a job into <account>_approved: an earlier attempt whose
+    # release failed left it there.
+    where = target if info.account == target else order.account
+    if diffs := changed_terms(order, info, account=where):
+        raise ServiceError(_cancel_changed(actor, order, backend.scheduler, diffs,
+                                           "before_release"), "job_changed", 409)
     acc = ps.get_accounts()
     try:
         acc.add_account(target, {"MaxSubmitJobs": 0, "MaxTRES": {"gres/gpu": NO_CAP},
@@ -195,7 +284,24 @@ def approve(actor, order_id: int, backend) -> Order:
                  requester=order.user.username, slurm_job_id=order.slurm_job_id,
                  gpus=order.gpu_count, account=order.account)
     db.session.commit()
+    _check_released(actor, order, backend)
     return order
+
+
+def _check_released(actor, order: Order, backend) -> None:
+    """Right after the release: a change made between the check and the release (on a
+    site without the job_submit/lua policy) is caught here, else by the worker."""
+    try:
+        info = backend.scheduler.info(order.slurm_job_id)
+    except AdapterError as exc:
+        log.warning("approved job %s not re-read (%s); the worker checks it", order.slurm_job_id,
+                    exc.message)
+        return
+    if info.state.is_terminal:
+        return
+    if diffs := changed_terms(order, info, account=approved_account(order.account)):
+        raise ServiceError(_cancel_changed(actor, order, backend.scheduler, diffs,
+                                           "after_release"), "job_changed", 409)
 
 
 def clean_message(value: object) -> str:
@@ -229,13 +335,16 @@ def reject(actor, order_id: int, message: object, backend) -> Order:
     return order
 
 
-def worker_step(scheduler) -> dict:
+def worker_step(scheduler, jobs: list[dict] | None = None) -> dict:
     """Once per worker cycle, after the job/session sync (cheap when nothing waits):
 
     - an order made while Slurm did not answer gets its Slurm job id once the worker has
       submitted it (and, waiting for approval, its operator hold);
     - a request whose job ended or was cancelled (e.g. from the shell) while it waited is
-      closed, so managers no longer see it.
+      closed, so managers no longer see it;
+    - an approved job that has not started yet is compared with its request (`jobs`: the
+      cycle's squeue snapshot, else one squeue for those jobs); a changed one is cancelled
+      (see recheck_released).
     """
     from portal.models import Job, Session
     from portal.services.jobs import ACTIVE
@@ -256,7 +365,8 @@ def worker_step(scheduler) -> dict:
                 if order.approval == "pending" and alive:
                     try:
                         scheduler.operator_hold(row.slurm_job_id)
-                        ordersvc.add_event(order, "held", slurm_job_id=row.slurm_job_id)
+                        ordersvc.add_event(order, "held", slurm_job_id=row.slurm_job_id,
+                                           terms=_snapshot(scheduler, row.slurm_job_id))
                     except (AdapterError, NotImplementedError, AttributeError) as exc:
                         log.warning("operator hold of job %s failed: %s", row.slurm_job_id,
                                     getattr(exc, "message", exc))
@@ -269,8 +379,67 @@ def worker_step(scheduler) -> dict:
             elif order.slurm_job_id is None and not alive:
                 order.state = getattr(row, "state", None) or "gone"
         db.session.commit()
+        changed = recheck_released(scheduler, jobs)
     except Exception as exc:  # noqa: BLE001 - one failing step must not stop the cycle
         db.session.rollback()
         log.exception("orders: sync failed")
         return {"orders_error": str(exc)}
-    return {"orders_synced": synced} if synced else {}
+    out = {"orders_synced": synced} if synced else {}
+    if changed:
+        out["orders_changed"] = changed
+    return out
+
+
+def recheck_released(scheduler, jobs: list | None = None) -> int:
+    """Approved orders whose job has not been seen running yet ("released"): compare the
+    job in this cycle's squeue snapshot (`jobs`: JobInfo or their plain dicts; None: ask
+    squeue for just those jobs) with the request; cancel it on a difference.
+
+    Once seen running and matching the order is "started" (Slurm does not let the owner
+    change a running job's resources); gone from squeue or ended, it is "ended".
+    Returns how many were cancelled.
+    """
+    from portal.models import Job, Session
+    from portal.services.jobs import ACTIVE
+    from portal.services.sessions import OPEN
+
+    orders = list(db.session.scalars(select(Order).where(
+        Order.approval == "approved", Order.state == "released",
+        Order.slurm_job_id.is_not(None))))
+    if not orders:
+        return 0
+    if jobs is None:
+        try:
+            jobs = scheduler.info_all(job_ids=[o.slurm_job_id for o in orders])
+        except AdapterError as exc:
+            log.warning("approved jobs not re-checked: %s", exc.message)
+            return 0
+    by_id = {str(check.field(j, "id")): j for j in jobs}
+    cancelled = 0
+    for order in orders:
+        job = by_id.get(order.slurm_job_id)
+        if job is None:
+            model = Session if order.kind == "session" else Job
+            row = db.session.get(model, order.ref_id)
+            if row is None or row.state not in (OPEN if model is Session else ACTIVE):
+                order.state = "ended"
+            continue
+        state = JobState(check.field(job, "state") or "unknown")
+        if state is JobState.UNKNOWN:
+            continue
+        if state.is_terminal:
+            order.state = "ended"
+            continue
+        running = state not in (JobState.QUEUED, JobState.QUEUED_HELD)
+        approved = check.approved_terms(order, tag_of(order),
+                                        account=approved_account(order.account))
+        if diffs := check.differences(approved, job, running=running):
+            try:
+                _cancel_changed(None, order, scheduler, diffs, "before_start")
+                cancelled += 1
+            except ServiceError:
+                pass  # Slurm did not cancel it: logged; the next cycle tries again
+        elif running:
+            order.state = "started"
+    db.session.commit()
+    return cancelled

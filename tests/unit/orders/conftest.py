@@ -29,7 +29,20 @@ FakeScheduler = _jobs_fakes().FakeScheduler
 
 
 class OperatorScheduler(FakeScheduler):
-    """The jobs fake plus the operator commands approvals use."""
+    """The jobs fake plus the operator commands approvals use; its jobs carry the
+    requested GPUs, CPUs, memory and time as squeue shows them (approvals compare them)."""
+
+    def submit(self, spec, *, as_user):
+        jid = super().submit(spec, as_user=as_user)
+        job = self.jobs[jid]
+        tres = f"cpu={spec.cpus or 1},mem={spec.mem or '500M'},node=1"
+        if spec.gres:
+            _name, model, count = spec.gres.split(":")
+            tres += f",gres/gpu={count},gres/gpu:{model}={count}"
+        job.gres, job.tres, job.qos = spec.gres, tres, "normal"
+        job.partition = spec.partition or "gpu"  # Slurm fills in its default partition
+        job.time_limit = int(spec.time) if spec.time else 240
+        return jid
 
     def operator_hold(self, job_id):
         self.calls.append(f"hold {job_id}")
