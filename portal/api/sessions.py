@@ -71,6 +71,25 @@ def delete_session(session_id: int):
     return jsonify(session_json(session)), 202
 
 
+@bp.post("/sessions/<int:session_id>/accept")
+@token_required
+def accept_session(session_id: int):
+    """The owner accepts a session a manager asked for (issue #12): submitted now."""
+    from portal.services import sessionaccept
+
+    session = sessionaccept.accept(g.api_user, session_id)
+    return jsonify(session_json(session, connection=True))
+
+
+@bp.post("/sessions/<int:session_id>/decline")
+@token_required
+def decline_session(session_id: int):
+    """The owner declines a session a manager asked for: nothing was ever submitted."""
+    from portal.services import sessionaccept
+
+    return jsonify(session_json(sessionaccept.decline(g.api_user, session_id)))
+
+
 @bp.get("/images")
 @token_required
 def list_images():

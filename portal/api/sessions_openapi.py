@@ -41,6 +41,18 @@ SESSION_PATHS: dict = {
                    "responses": {"202": _ok(_ref("Session"), "Deleting"),
                                  **_errors(400, 401, 404)}},
     },
+    "/sessions/{session_id}/accept": {
+        "post": {"summary": "Accept a session a manager asked for with a custom image "
+                            "(owner; state `awaiting`): it is submitted as you now",
+                 "parameters": SESSION_ID,
+                 "responses": {"200": _ok(_ref("Session")), **_errors(400, 401, 404)}},
+    },
+    "/sessions/{session_id}/decline": {
+        "post": {"summary": "Decline a session a manager asked for (owner; state "
+                            "`awaiting`): nothing was submitted, it leaves the list",
+                 "parameters": SESSION_ID,
+                 "responses": {"200": _ok(_ref("Session")), **_errors(401, 404)}},
+    },
     "/images": {
         "get": {"summary": "Images the user may start (public; custom ones later)",
                 "responses": {"200": _ok(_list("Image")), **_errors(401)}},
@@ -81,8 +93,18 @@ SESSION_SCHEMAS: dict = {
         "properties": {
             "id": {"type": "integer"}, "name": {"type": "string"}, "owner": {"type": "string"},
             "project": {"type": "string"},
-            "state": {"enum": ["submitting", "pending", "starting", "running", "deleting",
-                               "ended", "failed"]},
+            "state": {"enum": ["awaiting", "submitting", "pending", "starting", "running",
+                               "deleting", "ended", "failed", "declined", "withdrawn"],
+                      "description": "awaiting: a manager asked for it with a custom image; "
+                                     "nothing is submitted until the owner accepts"},
+            "acceptance": {
+                "type": "object", "description": "Only while `awaiting`: what is asked",
+                "properties": {"requested_by": {"type": ["string", "null"]},
+                               "image": {"type": "string"},
+                               "image_name": {"type": "string"},
+                               "built_by": {"type": ["string", "null"]},
+                               "from_session": {"type": ["string", "null"]},
+                               "image_available": {"type": "boolean"}}},
             "reason": {"type": ["string", "null"]}, "reason_text": {"type": "string"},
             "deployment_id": {"type": ["string", "null"], "description": "Slurm job id"},
             "gpu_model": {"type": ["string", "null"]}, "gpu_count": {"type": "integer"},

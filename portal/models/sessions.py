@@ -100,7 +100,8 @@ class Session(Base):
     directory: Mapped[str] = mapped_column(String(1024), default="")
     sbatch_args: Mapped[list] = mapped_column(JSON, default=list)
     slurm_job_id: Mapped[str | None] = mapped_column(String(32), index=True)
-    # submitting, pending, starting, running, deleting, ended, failed (see services).
+    # submitting, pending, starting, running, deleting, ended, failed (see services);
+    # awaiting (asked for by a manager, waits for the owner), declined, withdrawn (#12).
     state: Mapped[str] = mapped_column(String(16), default="submitting", index=True)
     slurm_state: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(String(255))

@@ -5,6 +5,10 @@ account. What belongs to a person stays theirs: SSH uses each member's own regis
 keys, and the whitelists are each member's own (or "allow all incoming"); a manager never
 attaches their keys or whitelists to someone else's session. Everything is validated for
 every member before anything is submitted.
+
+An image runs as its session's owner, so a member's session starts at once only from a
+public image; from a custom image it waits, recorded but not submitted, until the member
+accepts it (`portal.services.sessionaccept`, issue #12).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import Membership, ProjectRole, User
-from portal.services import Forbidden, ServiceError, audit, cluster
+from portal.services import Forbidden, ServiceError, audit, cluster, sessionaccept
 from portal.services import keys as keysvc
 from portal.services import sessions as svc
 from portal.services import whitelists as wlsvc
@@ -114,13 +118,19 @@ def batch_create(manager, data: Mapping, counts: object, backend=None) -> list:
     try:
         for owner, member, request in plans:
             session = svc.new_session(owner, member, request, created_by=manager)
+            # Issue #12: an image the member does not already trust waits for their yes.
+            if sessionaccept.needs_acceptance(owner, manager, request.image_type):
+                session.state = sessionaccept.AWAITING
             db.session.add(session)
             db.session.commit()
-            svc.launch(session, backend)
+            if session.state != sessionaccept.AWAITING:
+                svc.launch(session, backend)
             created.append(session)
     finally:
         if created:
             audit.record("session.batch_create", f"project:{plans[0][1].project_id}",
                          name=str(data.get("name")), sessions=[s.id for s in created],
-                         owners=sorted({s.user.username for s in created}))
+                         owners=sorted({s.user.username for s in created}),
+                         image=plans[0][2].image,
+                         awaiting=[s.id for s in created if s.state == sessionaccept.AWAITING])
     return created

@@ -15,6 +15,10 @@ STATES = {
     "deleting": _l("deleting"),
     "ended": _l("ended"),
     "failed": _l("failed"),
+    # Issue #12: asked for by a manager with a custom image; not submitted until accepted.
+    "awaiting": _l("awaiting the owner's acceptance"),
+    "declined": _l("declined"),
+    "withdrawn": _l("withdrawn"),
 }
 SERVICES = {"jupyter": _l("Jupyter"), "ssh": _l("SSH"), "webterm": _l("Web terminal")}
 
@@ -66,6 +70,10 @@ def session_json(session, *, connection: bool = False) -> dict:
         "whitelists": [w.name for w in session.whitelists], "allow_all": session.allow_all,
         "writable": bool(session.writable),  # F4: keeps changes; can be saved as an image
     }
+    if session.state == "awaiting":  # who asked, which image, built by whom (#12)
+        from portal.services.sessionaccept import describe
+
+        data["acceptance"] = describe(session)
     if connection:
         data["connection"] = sessionconn.connection_info(session)
     return data

@@ -267,6 +267,10 @@ def delete_session(user, session_id: int, backend: Backend | None = None) -> Ses
     Slurm's words when the cancel is refused.
     """
     session = get_session(user, session_id, manage=True)
+    if session.state == "awaiting":  # never submitted: the request is taken back (#12)
+        from portal.services import sessionaccept
+
+        return sessionaccept.withdraw(user, session)
     proxy.forget(session.id)
     if session.state in ("ended", "failed"):
         session.hidden = True

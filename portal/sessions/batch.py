@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import Membership, ProjectRole
-from portal.services import ServiceError, sessionbatch
+from portal.services import ServiceError, sessionaccept, sessionbatch
 from portal.services.jobdisplay import hardware
 from portal.services.users import current_membership
 from portal.sessions.forms import form_context, form_data
@@ -44,11 +44,18 @@ def batch_page():
     try:
         if request.form.get("action") == "create":
             created = sessionbatch.batch_create(current_user, data, counts)
-            flash(_("%(n)s sessions submitted.", n=len(created)), "info")
+            waiting = sum(s.state == sessionaccept.AWAITING for s in created)
+            if len(created) > waiting:
+                flash(_("%(n)s sessions submitted.", n=len(created) - waiting), "info")
+            if waiting:
+                flash(_("%(n)s sessions wait for their owners to accept them (the image is "
+                        "not a public image).", n=waiting), "info")
             return redirect(url_for("sessions.index"))
         plans = sessionbatch.plan(current_user, data, counts)
         if request.form.get("action") == "review":
-            rows = [(owner.username, req.name, hardware(req)) for owner, _m, req in plans]
+            rows = [(owner.username, req.name, hardware(req),
+                     sessionaccept.needs_acceptance(owner, current_user, req.image_type))
+                    for owner, _m, req in plans]
             return render_template("sessions/batch_confirm.html", rows=rows, values=data,
                                    counts=context["counts"])
     except ServiceError as exc:

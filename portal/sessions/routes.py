@@ -49,7 +49,10 @@ def index():
     sessions = svc.visible_sessions(current_user, membership)
     views = {s.id: session_view(s, openable=svc.may_open(current_user, s, membership))
              for s in sessions}
-    return render_template("sessions/index.html", sessions=sessions, views=views)
+    from portal.services import sessionaccept
+
+    asks = [(s, sessionaccept.describe(s)) for s in sessionaccept.awaiting_for(current_user)]
+    return render_template("sessions/index.html", sessions=sessions, views=views, asks=asks)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -92,8 +95,45 @@ def detail(session_id: int):
     if session.user_id == current_user.id:
         svc.probe(session)
     own = session.user_id == current_user.id
+    asks = []
+    if session.state == "awaiting":
+        from portal.services.sessionaccept import describe
+
+        asks = [(session, describe(session))]
     return render_template("sessions/detail.html", session=session, view=session_view(session),
-                           own=own, connection=conn.connection_info(session) if own else {})
+                           own=own, connection=conn.connection_info(session) if own else {},
+                           asks=asks)
+
+
+@bp.route("/<int:session_id>/answer", methods=["POST"])
+@login_required
+def answer(session_id: int):
+    """Accept or decline a session a manager asked for with a custom image (issue #12)."""
+    from portal.services import sessionaccept
+
+    _csrf_ok()
+    action = request.form.get("action")
+    try:
+        if action == "accept":
+            session = sessionaccept.accept(current_user, session_id)
+        elif action == "decline":
+            sessionaccept.decline(current_user, session_id)
+            flash(_("Declined: nothing was started."), "info")
+            return redirect(url_for("sessions.index"))
+        else:
+            abort(400)
+    except ServiceError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc.message), "error")
+        return redirect(url_for("sessions.index"))
+    if session.error:
+        flash(_("Slurm did not answer (%(error)s); the portal will look the session up.",
+                error=session.error), "error")
+    else:
+        flash(_("Session %(name)s submitted (Slurm job %(id)s).", name=session.name,
+                id=session.slurm_job_id), "info")
+    return redirect(url_for("sessions.detail", session_id=session.id))
 
 
 @bp.route("/<int:session_id>/terminal")
