@@ -88,13 +88,41 @@ class UserFiles:
         except ValueError:
             raise AdapterError(f"stat printed no size for {path}", result.argv) from None
 
-    def read_range(self, user: str, path: str, offset: int, length: int) -> bytes:
-        """Up to `length` bytes of `path` from `offset` (fewer at the end of the file)."""
+    def kinds(self, user: str, paths: list[str]) -> dict[str, tuple[str, int]]:
+        """{path: (kind, size)} as `stat` (not following a final symlink) tells `user`;
+        kind is stat's %F ("regular file", "directory", "symbolic link"…). Paths that do
+        not exist (or lie under a non-directory) are left out.
+
+        Raises CommandFailed for other failures (e.g. permission denied).
+        """
+        checked = [check_path(p) for p in paths]
+        argv = [_bin("stat"), "--format=%F|%s|%n", "--", *checked]
+        result = self.runner.run(argv, as_user=user, check=False)
+        found = {}
+        for line in result.stdout.splitlines():
+            kind, _, rest = line.partition("|")
+            size, _, name = rest.partition("|")
+            if name in checked and size.isdigit():
+                found[name] = (kind, int(size))
+        problems = [line for line in result.stderr.splitlines() if line.strip()
+                    and "no such file" not in line.lower()
+                    and "not a directory" not in line.lower()]
+        if result.returncode != 0 and problems:
+            raise CommandFailed(problems[0], argv, result.stderr, result.returncode)
+        return found
+
+    def read_range(self, user: str, path: str, offset: int, length: int, *,
+                   nofollow: bool = False) -> bytes:
+        """Up to `length` bytes of `path` from `offset` (fewer at the end of the file).
+
+        `nofollow`: refuse (CommandFailed) when `path` itself is a symlink (O_NOFOLLOW).
+        """
         if offset < 0 or length < 0 or length > MAX_READ:
             raise ValueError("offset and length must be >= 0 and length at most 4 MiB")
         if length == 0:
             return b""
-        result = self.runner.run(_dd_read(check_path(path), offset, length), as_user=user)
+        argv = _dd_read(check_path(path), offset, length, nofollow=nofollow)
+        result = self.runner.run(argv, as_user=user)
         return result.raw_stdout
 
     def remove_tree(self, user: str, path: str) -> None:
@@ -105,7 +133,8 @@ class UserFiles:
         self.runner.run([_bin("rm"), "-rf", "--", path], as_user=user)
 
     def stream_range(
-        self, user: str, path: str, offset: int = 0, length: int | None = None
+        self, user: str, path: str, offset: int = 0, length: int | None = None, *,
+        nofollow: bool = False,
     ) -> Iterator[bytes]:
         """Yield `path`'s bytes from `offset` (`length` of them, or to the end) in chunks.
 
@@ -115,14 +144,15 @@ class UserFiles:
         """
         if offset < 0 or (length is not None and length < 0):
             raise ValueError("offset and length must be >= 0")
-        argv = _dd_read(check_path(path), offset, length)
+        argv = _dd_read(check_path(path), offset, length, nofollow=nofollow)
         full = [p.replace("{user}", validate_user(user)) for p in self.runner.run_as_prefix]
         return _stream([*full, *argv], dict(self.runner.env))
 
 
-def _dd_read(path: str, offset: int, length: int | None) -> list[str]:
+def _dd_read(path: str, offset: int, length: int | None, *, nofollow: bool = False
+             ) -> list[str]:
     argv = [_bin("dd"), f"if={path}", f"bs={CHUNK}", "status=none"]
-    flags = []
+    flags = ["nofollow"] if nofollow else []
     if offset:
         argv.append(f"skip={offset}")
         flags.append("skip_bytes")

@@ -55,6 +55,49 @@ def log_path(job: Job) -> str:
     return f"{job.directory}/{scripts.LOG_NAME}"
 
 
+LINK = "symbolic link"
+REGULAR = ("regular file", "regular empty file")
+
+
+def _log_file(job: Job, backend) -> tuple[str, str, int | None]:
+    """(path, owner, size) of the job's log, checked before anything is read.
+
+    The job directory is the user's: they may replace the log (or the directory) with a
+    symlink. Reading as the user leaks nothing, but a followed link is not the job's log,
+    and `stat`'s size of the link would not match what the read returns (a download cut
+    off half-way). So, asked as the owner, no component from the job root down to the log
+    may be a symlink, and the log must be a regular file; the reads then use O_NOFOLLOW.
+    Returns size None when there is no log yet. Raises ServiceError: no_log,
+    log_symlink (409), log_not_a_file (409), log_unreadable.
+    """
+    path = log_path(job)
+    user = job.user.unix_user
+    _home, root = job_root(user)
+    parts = path[len(root) + 1:].split("/")
+    chain = [root] + [f"{root}/{'/'.join(parts[:n])}" for n in range(1, len(parts) + 1)]
+    try:
+        kinds = backend.files.kinds(user, chain)
+    except AdapterError as exc:
+        raise ServiceError(exc.message, "log_unreadable") from None
+    for component in chain:
+        kind, size = kinds.get(component, (None, None))
+        if kind is None:
+            return path, user, None  # not written yet
+        if kind == LINK:
+            raise ServiceError(
+                _l("%(path)s is a symbolic link. The portal does not follow links in a job's "
+                   "directory, so it cannot show or download this log; put the file itself "
+                   "there.", path=component), "log_symlink", 409)
+        if component != path and kind != "directory":
+            raise ServiceError(_l("%(path)s is not a directory, so the job's log cannot be "
+                                  "read.", path=component), "log_not_a_file", 409)
+    if kind not in REGULAR:
+        raise ServiceError(_l("The job's log %(path)s is not a regular file (it is a %(kind)s), "
+                              "so it cannot be shown or downloaded.", path=path, kind=kind),
+                           "log_not_a_file", 409)
+    return path, user, size
+
+
 def _utf8_end(data: bytes) -> int:
     """Length of `data` without a multi-byte UTF-8 character cut off at its end."""
     for back in range(1, min(4, len(data)) + 1):
@@ -75,14 +118,12 @@ def _utf8_start(data: bytes) -> int:
 
 def tail(job: Job, backend, max_bytes: int = TAIL_BYTES) -> LogPiece:
     """The last `max_bytes` of the log (starting at a character boundary)."""
-    path = log_path(job)
-    user = job.user.unix_user
+    path, user, size = _log_file(job, backend)
     try:
-        size = backend.files.size(user, path)
         if not size:
             return LogPiece("", 0, 0, size)
         start = max(0, size - max_bytes)
-        data = backend.files.read_range(user, path, start, size - start)
+        data = backend.files.read_range(user, path, start, size - start, nofollow=True)
     except AdapterError as exc:
         raise ServiceError(exc.message, "log_unreadable") from None
     skip = _utf8_start(data) if start else 0
@@ -95,13 +136,12 @@ def since(job: Job, backend, offset: int, max_bytes: int = CHUNK_BYTES) -> LogPi
     """What the log gained after byte `offset` (at most `max_bytes`)."""
     if offset < 0:
         raise ServiceError(_l("The offset must not be negative."), "invalid_offset")
-    path = log_path(job)
-    user = job.user.unix_user
+    path, user, size = _log_file(job, backend)
     try:
-        size = backend.files.size(user, path)
         if size is None or size <= offset:
             return LogPiece("", offset, min(offset, size or 0), size)
-        data = backend.files.read_range(user, path, offset, min(max_bytes, size - offset))
+        data = backend.files.read_range(user, path, offset, min(max_bytes, size - offset),
+                                        nofollow=True)
     except AdapterError as exc:
         raise ServiceError(exc.message, "log_unreadable") from None
     cut = _utf8_end(data)
@@ -135,14 +175,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 def download(job: Job, backend, range_header: str | None):
     """(status, headers, byte iterator) for the log as a .txt download.
 
-    Raises ServiceError("no_log") when there is no log yet, RangeNotSatisfiable.
+    Raises ServiceError("no_log") when there is no log yet, log_symlink or log_not_a_file
+    before anything is sent, RangeNotSatisfiable.
     """
-    path = log_path(job)
-    user = job.user.unix_user
-    try:
-        size = backend.files.size(user, path)
-    except AdapterError as exc:
-        raise ServiceError(exc.message, "log_unreadable") from None
+    path, user, size = _log_file(job, backend)
     if size is None:
         raise ServiceError(_l("The job has not written a log yet."), "no_log", 404)
     chosen = parse_range(range_header, size)
@@ -156,6 +192,7 @@ def download(job: Job, backend, range_header: str | None):
     if chosen:
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     stream: Iterator[bytes] = (
-        backend.files.stream_range(user, path, first, length) if length else iter(())
+        backend.files.stream_range(user, path, first, length, nofollow=True)
+        if length else iter(())
     )
     return (206 if chosen else 200), headers, stream

@@ -9,6 +9,7 @@ class FakeFiles:
     def __init__(self):
         self.files: dict[str, bytes] = {}
         self.dirs: dict[str, str] = {}
+        self.links: dict[str, str] = {}  # path → target: what `kinds` calls a symbolic link
 
     def make_dirs(self, user, *paths, mode=0o700):
         for path in paths:
@@ -20,10 +21,23 @@ class FakeFiles:
     def size(self, user, path):
         return len(self.files[path]) if path in self.files else None
 
-    def read_range(self, user, path, offset, length):
+    def kinds(self, user, paths):
+        found = {}
+        for path in paths:
+            if path in self.links:
+                found[path] = ("symbolic link", len(self.links[path]))
+            elif path in self.files:
+                found[path] = ("regular file" if self.files[path] else "regular empty file",
+                               len(self.files[path]))
+            elif path in self.dirs or any(k.startswith(path + "/")
+                                          for k in [*self.files, *self.dirs]):
+                found[path] = ("directory", 4096)
+        return found
+
+    def read_range(self, user, path, offset, length, *, nofollow=False):
         return self.files.get(path, b"")[offset:offset + length]
 
-    def stream_range(self, user, path, offset=0, length=None):
+    def stream_range(self, user, path, offset=0, length=None, *, nofollow=False):
         """In chunks of 5 bytes, so that readers meet chunk boundaries."""
         data = self.files.get(path, b"")
         end = len(data) if length is None else offset + length

@@ -64,3 +64,22 @@ def test_userfiles_write_size_and_ranges_with_real_coreutils(tmp_path):
 def test_userfiles_refuse_odd_paths(path):
     with pytest.raises(ValueError):
         check_path(path)
+
+
+def test_userfiles_kinds_and_nofollow_with_real_coreutils(tmp_path):
+    """Issue #12 finding 10: `kinds` does not follow a final symlink; `nofollow` reads
+    refuse one (O_NOFOLLOW) instead of reading what it points to."""
+    from adapters.errors import CommandFailed
+
+    files = UserFiles(CommandRunner(run_as_prefix=[]))
+    (tmp_path / "job").mkdir()
+    (tmp_path / "other.txt").write_text("not the log\n")
+    log = tmp_path / "job" / "out.log"
+    log.symlink_to(tmp_path / "other.txt")
+    found = files.kinds("root", [str(tmp_path / "job"), str(log), str(tmp_path / "nope" / "x")])
+    assert found == {str(tmp_path / "job"): ("directory", found[str(tmp_path / "job")][1]),
+                     str(log): ("symbolic link", len(str(tmp_path / "other.txt")))}
+    with pytest.raises(CommandFailed):
+        files.read_range("root", str(log), 0, 5, nofollow=True)
+    assert files.read_range("root", str(log), 0, 3) == b"not"  # the default still follows
+    assert b"".join(files.stream_range("root", str(log), nofollow=True)) == b""
