@@ -98,6 +98,13 @@ def key_delete(key_id, yes, username):
         click.echo(f"deleted {record.name}")
 
 
+# Rules whose union admits every address need this explicit choice (issue #12 finding 8).
+ADMIT_ALL_OPTION = click.option(
+    "--admit-all", is_flag=True,
+    help="Allow rules that together admit every address (0.0.0.0/0, or e.g. 0.0.0.0/1 + "
+         "128.0.0.0/1) for some protocol and port.")
+
+
 @click.group()
 def whitelist():
     """IP whitelists: rules like `10.0.0.0/8 tcp 22`."""
@@ -120,13 +127,15 @@ def whitelist_list(username, as_json):
 @whitelist.command("create")
 @click.argument("name")
 @click.argument("rules", nargs=-1, required=True)
+@ADMIT_ALL_OPTION
 @USER_OPTION
-def whitelist_create(name, rules, username):
+def whitelist_create(name, rules, admit_all, username):
     """Create NAME with RULES, each one argument such as "10.0.0.0/8 tcp 22"."""
     from portal.services import whitelists
 
     with acting_user(username, request=False) as user:
-        record, warnings = whitelists.create_whitelist(user, name, list(rules))
+        record, warnings = whitelists.create_whitelist(user, name, list(rules),
+                                                       admit_all=admit_all)
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         click.echo(f"created {record.name} (id {record.id}, {len(record.rules)} rules)")
@@ -135,13 +144,15 @@ def whitelist_create(name, rules, username):
 @whitelist.command("add")
 @click.argument("whitelist_id", type=int)
 @click.argument("rules", nargs=-1, required=True)
+@ADMIT_ALL_OPTION
 @USER_OPTION
-def whitelist_add(whitelist_id, rules, username):
+def whitelist_add(whitelist_id, rules, admit_all, username):
     """Add RULES to whitelist WHITELIST_ID."""
     from portal.services import whitelists
 
     with acting_user(username, request=False) as user:
-        added, warnings = whitelists.add_rules(user, whitelist_id, list(rules))
+        added, warnings = whitelists.add_rules(user, whitelist_id, list(rules),
+                                               admit_all=admit_all)
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         click.echo(f"added {len(added)} rules")

@@ -21,6 +21,11 @@ def _body(schema: dict) -> dict:
 
 DELETED = {"204": {"description": "Deleted"}, **_errors(401, 404)}
 RULES_INPUT = {"type": "array", "maxItems": 200, "items": _ref("RuleInput")}
+ADMIT_ALL = {"type": "boolean", "default": False,
+             "description": "The explicit choice to admit every address: needed (else 400 "
+                            "admits_everyone) when the rules' union covers all of IPv4 or "
+                            "IPv6 for some protocol and port, e.g. 0.0.0.0/0 or 0.0.0.0/1 + "
+                            "128.0.0.0/1"}
 
 NETSEC_PATHS: dict = {
     "/keys": {
@@ -42,11 +47,13 @@ NETSEC_PATHS: dict = {
         "get": {"summary": "Your IP whitelists with their rules",
                 "responses": {"200": _ok({"type": "array", "items": _ref("Whitelist")}),
                               **_errors(401)}},
-        "post": {"summary": "Create a whitelist with one or more rules (0.0.0.0/0 warns)",
+        "post": {"summary": "Create a whitelist with one or more rules (rules admitting every "
+                            "address need admit_all, and warn)",
                  "requestBody": _body({"type": "object", "required": ["name", "rules"],
                                        "properties": {"name": {"type": "string",
                                                                "maxLength": 64},
-                                                      "rules": RULES_INPUT}}),
+                                                      "rules": RULES_INPUT,
+                                                      "admit_all": ADMIT_ALL}}),
                  "responses": {"201": _ok(_ref("WhitelistWithWarnings"), "Created"),
                                **_errors(400, 401)}},
     },
@@ -60,7 +67,8 @@ NETSEC_PATHS: dict = {
         "post": {"summary": "Add several rules at once (rules already present are skipped)",
                  "parameters": _ids("whitelist_id"),
                  "requestBody": _body({"type": "object", "required": ["rules"],
-                                       "properties": {"rules": RULES_INPUT}}),
+                                       "properties": {"rules": RULES_INPUT,
+                                                      "admit_all": ADMIT_ALL}}),
                  "responses": {"201": _ok(_ref("WhitelistWithWarnings"), "Added"),
                                **_errors(400, 401, 404)}},
     },

@@ -40,6 +40,14 @@ def _body() -> dict:
     return body
 
 
+def _admit_all(body: dict) -> bool:
+    """The explicit choice to admit every address (issue #12): JSON true, nothing else."""
+    value = body.get("admit_all", False)
+    if not isinstance(value, bool):
+        raise ServiceError("admit_all must be true or false.", "invalid_admit_all")
+    return value
+
+
 @bp.get("/whitelists")
 @token_required
 def list_whitelists():
@@ -51,7 +59,7 @@ def list_whitelists():
 def create_whitelist():
     body = _body()
     whitelist, warnings = whitelists.create_whitelist(
-        g.api_user, body.get("name"), body.get("rules", [])
+        g.api_user, body.get("name"), body.get("rules", []), admit_all=_admit_all(body)
     )
     return jsonify({**whitelist_json(whitelist), "warnings": [str(w) for w in warnings]}), 201
 
@@ -72,7 +80,9 @@ def delete_whitelist(whitelist_id: int):
 @bp.post("/whitelists/<int:whitelist_id>/rules")
 @token_required
 def add_rules(whitelist_id: int):
-    added, warnings = whitelists.add_rules(g.api_user, whitelist_id, _body().get("rules", []))
+    body = _body()
+    added, warnings = whitelists.add_rules(g.api_user, whitelist_id, body.get("rules", []),
+                                           admit_all=_admit_all(body))
     whitelist = whitelists.get_whitelist(g.api_user, whitelist_id)
     return jsonify({
         **whitelist_json(whitelist),

@@ -229,3 +229,129 @@ def wide_open_warnings(rules: list[RuleSpec]) -> list:
         for rule in rules
         if rule.network.prefixlen == 0
     ]
+
+
+# --- "allow all" by union (issue #12 finding 8) -------------------------------------------
+
+FULL_PORTS = (1, 65535)
+
+
+@dataclass(frozen=True)
+class WideScope:
+    """Where a rule set admits every address of one IP family: `protocol`, ports
+    `port_from`..`port_to` (None: every port), and the networks that together cover it."""
+
+    protocol: str
+    version: int
+    port_from: int | None
+    port_to: int | None
+    cidrs: tuple[str, ...]
+
+    @property
+    def ports(self) -> str:
+        return describe_ports(self.port_from, self.port_to)
+
+    @property
+    def single_rule(self) -> bool:
+        """One rule alone admits everyone here (0.0.0.0/0 or ::/0)."""
+        return any(ipaddress.ip_network(c).prefixlen == 0 for c in self.cidrs)
+
+
+def _span(rule) -> tuple[int, int]:
+    if rule.port_from is None:
+        return FULL_PORTS
+    return rule.port_from, rule.port_to or rule.port_from
+
+
+def covers_everything(networks, version: int) -> bool:
+    """Whether the union of `networks` (of IP `version`) is the whole address space."""
+    mine = [n for n in networks if n.version == version]
+    collapsed = list(ipaddress.collapse_addresses(mine)) if mine else []
+    return len(collapsed) == 1 and collapsed[0].prefixlen == 0
+
+
+def wide_scopes(rules) -> list[WideScope]:
+    """Every (protocol, IP family, port range) in which the UNION of `rules` (RuleSpecs or
+    WhitelistRules) admits every address — `0.0.0.0/1` + `128.0.0.0/1` as much as
+    `0.0.0.0/0`. A rule without a port counts for every port, as `whitelists.admits`
+    counts it. Ranges with the same covering are merged; ordered by protocol, family, port.
+    """
+    found: list[WideScope] = []
+    for protocol in PROTOCOLS:
+        mine = [(r, ipaddress.ip_network(r.cidr), *_span(r)) for r in rules
+                if r.protocol == protocol]
+        if not mine:
+            continue
+        # The set of rules that apply is the same for every port between two boundaries.
+        bounds = sorted({FULL_PORTS[0], FULL_PORTS[1] + 1}
+                        | {lo for _, _, lo, _ in mine} | {hi + 1 for _, _, _, hi in mine})
+        for version in (4, 6):
+            current: list = []  # [lo, hi, cidrs] of the scope being merged
+            for lo, nxt in zip(bounds, bounds[1:], strict=False):
+                nets = [n for _, n, a, b in mine if a <= lo <= b and n.version == version]
+                if nets and covers_everything(nets, version):
+                    cidrs = {str(n) for n in nets}
+                    if current and current[1] == lo - 1:
+                        current[1], current[2] = nxt - 1, current[2] | cidrs
+                    else:
+                        if current:
+                            found.append(_scope(protocol, version, current))
+                        current = [lo, nxt - 1, cidrs]
+            if current:
+                found.append(_scope(protocol, version, current))
+    return found
+
+
+def _scope(protocol: str, version: int, current: list) -> WideScope:
+    lo, hi, cidrs = current
+    every = (lo, hi) == FULL_PORTS
+    ordered = tuple(sorted(cidrs, key=lambda c: ipaddress.ip_network(c)))
+    return WideScope(protocol, version, None if every else lo, None if every else hi, ordered)
+
+
+def new_wide_scopes(before, after) -> list[WideScope]:
+    """The scopes of `after` (a superset of the rules `before`) that `before` did not
+    already admit everyone in: what adding rules newly opens to everyone."""
+    old = wide_scopes(before)
+    return [s for s in wide_scopes(after) if not any(
+        o.protocol == s.protocol and o.version == s.version
+        and _span(o)[0] <= _span(s)[0] and _span(s)[1] <= _span(o)[1] for o in old)]
+
+
+def describe_scope(scope: WideScope) -> str:
+    """`TCP port 22`, `UDP ports 6000-6010`, `TCP, every port`."""
+    proto = scope.protocol.upper()
+    if scope.port_from is None:
+        return str(_l("%(protocol)s, every port", protocol=proto))
+    if scope.port_to in (None, scope.port_from):
+        return str(_l("%(protocol)s port %(port)s", protocol=proto, port=scope.ports))
+    return str(_l("%(protocol)s ports %(ports)s", protocol=proto, ports=scope.ports))
+
+
+def _family(scope: WideScope) -> str:
+    return "IPv4" if scope.version == 4 else "IPv6"
+
+
+def admits_everyone_error(scopes: list[WideScope]) -> ServiceError:
+    """The refusal when rules would admit everyone without the explicit choice."""
+    scope = scopes[0]
+    shown = ", ".join(scope.cidrs[:6]) + (", …" if len(scope.cidrs) > 6 else "")
+    return ServiceError(
+        _l("These rules admit every %(family)s address (%(networks)s together cover all of "
+           "it) for %(scope)s: anyone can try to connect. If that is what you want, choose "
+           "\"Admit every address\" explicitly (API: \"admit_all\": true, CLI: --admit-all); "
+           "otherwise narrow the networks.",
+           family=_family(scope), networks=shown, scope=describe_scope(scope)),
+        "admits_everyone",
+    )
+
+
+def union_warnings(scopes: list[WideScope]) -> list:
+    """Warnings for scopes admitted to everyone by several rules together (a single /0
+    rule has its own warning, `wide_open_warnings`)."""
+    return [
+        _l("%(networks)s together admit every %(family)s address for %(scope)s: anyone can "
+           "try to connect.", networks=", ".join(s.cidrs[:6]), family=_family(s),
+           scope=describe_scope(s))
+        for s in scopes if not s.single_rule
+    ]

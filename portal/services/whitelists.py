@@ -29,9 +29,12 @@ from portal.services import NotFound, ServiceError, audit
 from portal.services.names import clean_name
 from portal.services.netrules import (
     RuleSpec,
+    admits_everyone_error,
     describe_ports,
+    new_wide_scopes,
     parse_cidr,
     parse_rules,
+    union_warnings,
     wide_open_warnings,
 )
 
@@ -75,11 +78,15 @@ def rule_label(rule: WhitelistRule | RuleSpec) -> str:
     return f"{rule.cidr} {rule.protocol.upper()}{' ' + ports if ports else ''}"
 
 
-def create_whitelist(user: User, name: str, rules: object) -> tuple[Whitelist, list]:
+def create_whitelist(user: User, name: str, rules: object, *,
+                     admit_all: bool = False) -> tuple[Whitelist, list]:
     """Create a whitelist from `rules` (text lines or API objects, see netrules.parse_rules).
 
-    Returns (whitelist, warnings). Raises ServiceError: invalid_name, duplicate, no_rules,
-    too_many, too_many_rules or a rule's own code. A refusal stores nothing.
+    Rules that admit every address of a family for some protocol and port — one
+    `0.0.0.0/0` or several networks whose union is as wide — need `admit_all` (the explicit
+    "Admit every address" choice, issue #12). Returns (whitelist, warnings). Raises
+    ServiceError: invalid_name, duplicate, no_rules, too_many, too_many_rules,
+    admits_everyone or a rule's own code. A refusal stores nothing.
     """
     name = clean_name(name)
     specs = _unique(parse_rules(rules))
@@ -87,6 +94,9 @@ def create_whitelist(user: User, name: str, rules: object) -> tuple[Whitelist, l
         raise ServiceError(_l("Add at least one rule."), "no_rules")
     if len(specs) > MAX_RULES:
         raise _too_many_rules()
+    wide = new_wide_scopes([], specs)
+    if wide and not admit_all:
+        raise admits_everyone_error(wide)
     if _name_taken(user, name):
         raise ServiceError(
             _l("You already have a whitelist named %(name)s.", name=name), "duplicate"
@@ -98,16 +108,19 @@ def create_whitelist(user: User, name: str, rules: object) -> tuple[Whitelist, l
     _flush()
     audit.record(
         "whitelist.create", f"whitelist:{whitelist.id}", actor=user, name=name,
-        rules=[rule_label(s) for s in specs],
+        rules=[rule_label(s) for s in specs], **_admits_all_detail(wide),
     )
-    return whitelist, wide_open_warnings(specs)
+    return whitelist, wide_open_warnings(specs) + union_warnings(wide)
 
 
-def add_rules(user: User, whitelist_id: int, rules: object) -> tuple[list, list]:
+def add_rules(user: User, whitelist_id: int, rules: object, *,
+              admit_all: bool = False) -> tuple[list, list]:
     """Add several rules at once; rules already present are skipped (and said so).
 
-    Returns (added rules, warnings). Raises NotFound, or ServiceError (no_rules,
-    too_many_rules, a rule's code) with nothing added.
+    Rules that, with those already there, newly admit every address for some protocol
+    and port need `admit_all` (see create_whitelist). Returns (added rules, warnings).
+    Raises NotFound, or ServiceError (no_rules, too_many_rules, admits_everyone, a rule's
+    code) with nothing added.
     """
     whitelist = get_whitelist(user, whitelist_id)
     specs = _unique(parse_rules(rules))
@@ -121,15 +134,26 @@ def add_rules(user: User, whitelist_id: int, rules: object) -> tuple[list, list]
     ]
     if len(whitelist.rules) + len(new) > MAX_RULES:
         raise _too_many_rules()
+    wide = new_wide_scopes(list(whitelist.rules), [*whitelist.rules, *new])
+    if wide and not admit_all:
+        raise admits_everyone_error(wide)
     rows = [_row(s) for s in new]
     whitelist.rules.extend(rows)
     if rows:
         audit.record(
             "whitelist.rules_add", f"whitelist:{whitelist.id}", actor=user, name=whitelist.name,
-            rules=[rule_label(s) for s in new], commit=False,
+            rules=[rule_label(s) for s in new], commit=False, **_admits_all_detail(wide),
         )
     db.session.commit()
-    return rows, wide_open_warnings(new) + warnings
+    return rows, wide_open_warnings(new) + union_warnings(wide) + warnings
+
+
+def _admits_all_detail(wide) -> dict:
+    """For the audit log: where the rules were explicitly allowed to admit everyone."""
+    if not wide:
+        return {}
+    return {"admit_all": [f"IPv{s.version} {s.protocol.upper()} {s.ports or '*'}"
+                          for s in wide]}
 
 
 def delete_rule(user: User, whitelist_id: int, rule_id: int) -> None:

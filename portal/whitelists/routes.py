@@ -52,7 +52,8 @@ def create():
         return _form_expired(url_for("whitelists.index"))
     try:
         whitelist, warnings = whitelists.create_whitelist(
-            current_user, form.name.data, form.rules.data or ""
+            current_user, form.name.data, form.rules.data or "",
+            admit_all=bool(form.admit_all.data),
         )
     except ServiceError as exc:
         flash(str(exc.message), "error")
@@ -98,7 +99,8 @@ def add_rules(whitelist_id: int):
     if not form.validate_on_submit():
         return _form_expired(here)
     try:
-        added, warnings = whitelists.add_rules(current_user, whitelist_id, form.rules.data or "")
+        added, warnings = whitelists.add_rules(current_user, whitelist_id, form.rules.data or "",
+                                               admit_all=bool(form.admit_all.data))
     except ServiceError as exc:
         flash(str(exc.message), "error")
         return _detail(whitelist, form, 400)

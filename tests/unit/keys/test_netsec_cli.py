@@ -52,8 +52,11 @@ def test_key_verbs(run, tmp_path):
 
 
 def test_whitelist_verbs(run):
-    created = run("whitelist", "create", "office", "10.0.0.0/8 tcp 22", "0.0.0.0/0 udp",
+    refused = run("whitelist", "create", "office", "10.0.0.0/8 tcp 22", "0.0.0.0/0 udp",
                   "--user", "ursula")
+    assert refused.exit_code == 1 and "--admit-all" in refused.output
+    created = run("whitelist", "create", "office", "10.0.0.0/8 tcp 22", "0.0.0.0/0 udp",
+                  "--admit-all", "--user", "ursula")
     assert created.exit_code == 0, created.output
     assert "every address on the internet" in created.output
     bad = run("whitelist", "create", "lab", "10.0.0.1/8", "--user", "ursula")

@@ -18,9 +18,10 @@ def counts() -> tuple[int, int]:
             db.session.scalar(select(func.count()).select_from(WhitelistRule)))
 
 
-def _create(client, name, rules):
+def _create(client, name, rules, **extra):
     token = csrf_from(client.get("/whitelists/").get_data(as_text=True))
-    return client.post("/whitelists/", data={"csrf_token": token, "name": name, "rules": rules})
+    return client.post("/whitelists/", data={"csrf_token": token, "name": name, "rules": rules,
+                                             **extra})
 
 
 def test_create_with_several_rules_then_add_remove_and_delete(ursula, client):
@@ -58,8 +59,10 @@ def test_create_with_several_rules_then_add_remove_and_delete(ursula, client):
                                                           "2001:db8::/32 TCP"]
 
 
-def test_whole_internet_is_accepted_with_a_warning(ursula, client):
-    response = _create(client, "anyone", "0.0.0.0/0 tcp 22")
+def test_whole_internet_needs_the_explicit_choice_then_warns(ursula, client):
+    refused = _create(client, "anyone", "0.0.0.0/0 tcp 22").get_data(as_text=True)
+    assert "Admit every address" in refused and counts() == (0, 0)
+    response = _create(client, "anyone", "0.0.0.0/0 tcp 22", admit_all="y")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'class="flash warning"' in page and "every address on the internet" in page
     assert counts() == (1, 1)
@@ -126,6 +129,7 @@ def test_api_round_trip(client, bearer):
     created = client.post("/api/v1/whitelists", headers=bearer, json={
         "name": "office",
         "rules": [{"cidr": "10.0.0.0/8", "protocol": "tcp", "port": 22}, "0.0.0.0/0 udp"],
+        "admit_all": True,
     })
     assert created.status_code == 201
     body = created.json
@@ -171,7 +175,8 @@ def test_api_check_ignores_a_forged_forwarded_for(client, bearer):
     ],
 )
 def test_api_refusals(client, bearer, body, code):
-    client.post("/api/v1/whitelists", headers=bearer, json={"name": "first", "rules": ["::/0"]})
+    client.post("/api/v1/whitelists", headers=bearer,
+                json={"name": "first", "rules": ["::/0"], "admit_all": True})
     response = client.post("/api/v1/whitelists", headers=bearer, json=body)
     if code is None:  # text rules are accepted by the API too
         assert response.status_code == 201
