@@ -18,10 +18,11 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 
-from adapters.errors import AdapterError, CommandFailed
+from adapters.errors import AdapterError, CommandFailed, CommandNotFound, CommandTimeout
 from adapters.runner import MINIMAL_PATH, CommandRunner, validate_user
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,57 @@ class UserFiles:
         if path.count("/") < 3:
             raise ValueError(f"refusing to remove a shallow path: {path!r}")
         self.runner.run([_bin("rm"), "-rf", "--", path], as_user=user)
+
+    def copy_out(self, user: str, path: str, sink, *, timeout: float = STREAM_TIMEOUT) -> int:
+        """Read all of `path` AS `user` and hand each chunk to `sink(chunk)`; return the byte
+        count. The portal takes a user's file this way into a place only it can write (a
+        committed custom image): whatever the user puts at `path` (a symlink, a hard link),
+        only what the user may read arrives. Raises CommandFailed with dd's message when the
+        read fails, CommandTimeout past `timeout`; what `sink` raises ends the child."""
+        argv = _dd_read(check_path(path), 0, None)
+        full = [p.replace("{user}", validate_user(user)) for p in self.runner.run_as_prefix]
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - argv list, no shell; see module docstring
+                [*full, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=dict(self.runner.env), cwd="/",
+                start_new_session=True)
+        except OSError as exc:
+            raise CommandNotFound(f"program not found: {exc.filename} ({exc.strerror})",
+                                  argv) from None
+        expired = threading.Event()
+
+        def _kill() -> None:  # a FIFO or a stalled disk must not hold the build forever
+            expired.set()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+        timer = threading.Timer(timeout, _kill)
+        timer.daemon = True
+        timer.start()
+        total, ok = 0, False
+        try:
+            assert proc.stdout is not None
+            while chunk := proc.stdout.read1(1024 * 1024):
+                sink(chunk)
+                total += len(chunk)
+            ok = True
+        finally:
+            timer.cancel()
+            if not ok:
+                _kill()
+            proc.stdout.close()
+            stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+            if proc.stderr:
+                proc.stderr.close()
+            proc.wait()
+        if expired.is_set():
+            raise CommandTimeout(f"reading {path} as {user} took over {timeout:g}s", argv)
+        if proc.returncode != 0:
+            raise CommandFailed(f"could not read {path} as {user}: {stderr.strip()}", argv,
+                                stderr, proc.returncode)
+        return total
 
     def stream_range(
         self, user: str, path: str, offset: int = 0, length: int | None = None, *,

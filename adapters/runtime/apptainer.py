@@ -51,6 +51,7 @@ class Apptainer(Runtime):
         return [*argv, image, *command]
 
     image_suffix = ".sif"
+    image_magic = (32, b"SIF_MAGIC")  # after the 32-byte launch line of the global header
 
     def writable_root_argv(self, image: str, root: str) -> list[str]:
         """An empty directory used as the session's overlay (`--overlay DIR`: writes land

@@ -174,8 +174,11 @@ class Runtime(ABC):
 
     # --- custom images (F4): a session's kept writable layer, committed to a new image ---
 
-    # What a committed image is: "" a directory image, ".sif" a SIF file.
+    # What a committed image is: one file the portal keeps root-owned and read-only
+    # (issue #12): ".sqfs" a SquashFS file (Charliecloud), ".sif" a SIF file (Apptainer);
+    # `image_magic` (offset, bytes) is how such a file starts.
     image_suffix: str = ""
+    image_magic: tuple[int, bytes] = (0, b"")
 
     @abstractmethod
     def writable_root_argv(self, image: str, root: str) -> list[str]:
@@ -184,9 +187,9 @@ class Runtime(ABC):
 
     @abstractmethod
     def commit_plan(self, image: str, root: str, work: str) -> CommitPlan:
-        """How to turn `image` plus a session's `root` into a new image inside the empty
-        directory `work` (run as the session's owner; the caller moves `output` into the
-        image store and removes `work`)."""
+        """How to turn `image` plus a session's `root` into one image file `output` inside
+        the empty directory `work` (run as the session's owner; the portal then copies
+        `output` into its store, reading it as the owner, and removes `work`)."""
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,12 @@ DB_NAME=slurm_acct_db
 DB_USER=slurm
 DB_PASS=${DEVCLUSTER_DB_PASS:-devcluster-dev-only}
 LOCK=/run/lock/devcluster.lock
-PACKAGES=(munge slurm-wlm slurmdbd slurm-client mariadb-server charliecloud debootstrap)
-COMMANDS=(munged slurmctld slurmd slurmdbd sbatch sacctmgr mysqld_safe ch-run debootstrap)
+# squashfs-tools: committed custom images are SquashFS files (mksquashfs to make them,
+# unsquashfs for a writable copy); ch-run mounts them itself (built with libsquashfuse).
+PACKAGES=(munge slurm-wlm slurmdbd slurm-client mariadb-server charliecloud debootstrap
+	squashfs-tools)
+COMMANDS=(munged slurmctld slurmd slurmdbd sbatch sacctmgr mysqld_safe ch-run debootstrap
+	mksquashfs unsquashfs)
 # Demo users: name uid accounts default-account
 USERS=("alice 2001 proja proja" "bob 2002 proja,projb proja" "carol 2003 projb projb")
 USERS_GID=2000

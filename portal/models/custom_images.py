@@ -41,7 +41,7 @@ class CustomImage(Base):
     building_session_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    # Unix user who owns the image's files (the committer: the copy runs as them).
+    # The committer's Unix user: the build runs as them (the stored file is the portal's).
     owner_unix: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(40))
     tag: Mapped[str] = mapped_column(String(20))
@@ -56,6 +56,9 @@ class CustomImage(Base):
     source_root: Mapped[str] = mapped_column(String(1024), default="")
     runtime: Mapped[str] = mapped_column(String(16), default="charliecloud")
     path: Mapped[str] = mapped_column(String(1024), default="")
+    # "sha256:<hex>" of the image file, recorded when the portal stored it (issue #12) and
+    # compared before every start; "" for images committed before (refused at start).
+    digest: Mapped[str] = mapped_column(String(80), default="", server_default="")
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     bytes_expected: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -16,21 +16,24 @@ How it works
   recorded in state *queued*; `building_session_id` (unique) is the database-level guard
   that refuses a second commit of the same session while one is queued or building.
 * Build (`worker_step` → `build`): the worker starts each queued build in a thread (at most
-  BUILD_SLOTS at once). The copy runs **as the session's owner** (the files are theirs;
-  the portal never reads a user's tree with its own rights) with the commands of the
-  runtime adapter (`Runtime.commit_plan`: Charliecloud `cp -a` of the writable copy;
-  Apptainer `apptainer build --sandbox` + the overlay + `apptainer build x.sif`), into
-  `<image_store>/<account>/.build-<id>`. Progress = bytes in the build directory against
-  the source's bytes (`du -sb`, every PROGRESS_INTERVAL s), shown as a percentage; states
-  queued → building → ready | failed. On success the image is made readable
-  (`chmod -R go+rX,go-w`) and moved to `<image_store>/<account>/<id>-<name>-<tag>`.
+  BUILD_SLOTS at once). The image file is made **as the session's owner** (the files are
+  theirs; the portal never reads a user's tree with its own rights) with the commands of the
+  runtime adapter (`Runtime.commit_plan`: Charliecloud `mksquashfs` of the writable copy;
+  Apptainer `apptainer build --sandbox` + the overlay + `apptainer build x.sif`), in
+  `<session dir>/image-build-<id>` (the owner's). Progress = bytes in the build directory
+  against the source's bytes (`du -sb`, every PROGRESS_INTERVAL s), shown as a percentage;
+  states queued → building → ready | failed. The portal then copies that one file into its
+  store, reading it as the owner (`image_store.store_file`), and records its SHA-256.
   On failure (disk full, the session ended, anything) the build directory is removed and
   the error said in words; the session is only read, never touched.
-* Storage and permissions: `image_store` (default `var/custom-images`) and its per-project
-  directories are created by the portal with mode 1777 (sticky, like /tmp): users can add
-  images but not remove others'. The image's files belong to the committer and are
-  world-readable (a project has no Unix group here); the portal offers an image only to its
-  project's members. Deleting runs `rm -rf` as the owner.
+* Storage and permissions (issue #12, see `portal.services.image_store`): `image_store`
+  (default `var/custom-images`) and its per-project folders are the portal's (root on the
+  dev cluster), mode 0755, opened without following symlinks; an image is one file of the
+  portal's, mode 0444: no user, the committer included, can change, replace or remove it.
+  Its digest is checked before every session or job starts from it (`verify_for_start`).
+  Modes inside the image are kept as they were (a 0600 file stays 0600); it is readable by
+  all Unix users (a project has no Unix group here), and the portal offers it to its
+  project's members only. Deleting is done by the portal (the creator or a manager asks).
 * A build whose worker died (no heartbeat for STALE_AFTER) is marked failed and cleaned up.
 """
 
@@ -52,10 +55,9 @@ from adapters.runner import CommandRunner
 from adapters.runtime import make_runtime
 from adapters.userfiles import UserFiles
 from portal import db
-from portal.config import VAR_DIR
 from portal.models import CustomImage, Session
 from portal.models.sessions import SERVICES
-from portal.services import Forbidden, NotFound, ServiceError, audit
+from portal.services import Forbidden, NotFound, ServiceError, audit, image_store
 from portal.services.users import current_membership
 
 log = logging.getLogger(__name__)
@@ -127,17 +129,7 @@ def _runner() -> CommandRunner:
 
 
 def store_root() -> str:
-    return str(current_app.config.get("IMAGE_STORE") or (VAR_DIR / "custom-images"))
-
-
-def _project_store(account: str) -> str:
-    """`<store>/<account>`, made sticky-writable (1777) by the portal if missing."""
-    path = os.path.join(store_root(), account)
-    for directory in (store_root(), path):
-        if not os.path.isdir(directory):
-            os.makedirs(directory, exist_ok=True)
-            os.chmod(directory, 0o1777)
-    return path
+    return image_store.store_root()
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -266,23 +258,89 @@ def delete(user, image_id: int) -> None:
         raise ServiceError(_l("Sessions still use this image: %(names)s.",
                               names=", ".join(s.name for s in users)), "image_in_use", 409)
     if image.path:
-        try:
-            UserFiles(_runner()).remove_tree(image.owner_unix, image.path)
-        except (AdapterError, ValueError) as exc:
-            raise ServiceError(_l("The image's files could not be removed: %(error)s",
-                                  error=getattr(exc, "message", str(exc))),
-                               "delete_failed") from None
+        _remove_files(image)
     key = image.key
     db.session.delete(image)
     db.session.commit()
     audit.record("image.delete", f"image:{image_id}", name=key)
 
 
+def _remove_files(image: CustomImage) -> None:
+    """The portal removes the image from its store. Only where the folder is not one it can
+    trust (an old sticky store not yet checked by the worker) is a pre-#12 tree removed as
+    its owner, as it was then."""
+    try:
+        try:
+            image_store.remove(image.path)
+        except image_store.UnsafeStore:
+            UserFiles(_runner()).remove_tree(image.owner_unix, image.path)
+    except (AdapterError, ValueError, OSError) as exc:
+        raise ServiceError(_l("The image's files could not be removed: %(error)s",
+                              error=getattr(exc, "message", None) or str(exc)),
+                           "delete_failed") from None
+
+
+# --- starting from an image -----------------------------------------------------------
+
+
+def verify_for_start(project_id: int, key: str, path: str) -> CustomImage:
+    """The project's ready image `key`, after checking that its file at `path` is still the
+    one committed (the portal's, read-only, the recorded SHA-256). Called before a session
+    or job is submitted from it. Raises ServiceError: image_not_allowed, image_unsealed
+    (committed before issue #12), image_changed, image_store_unsafe."""
+    name, _, tag = (key or "").partition(":")
+    image = db.session.scalar(select(CustomImage).where(
+        CustomImage.project_id == project_id, CustomImage.name == name,
+        CustomImage.tag == tag, CustomImage.state == "ready"))
+    if image is None or image.path != path:
+        raise ServiceError(_l("The image %(key)s does not exist or is not one you may use.",
+                              key=str(key)[:64]), "image_not_allowed")
+    if not image.digest:
+        raise ServiceError(_l("The custom image %(key)s was committed before images were "
+                              "sealed and checked, so it is not started. Commit it again "
+                              "from a session started with \"Keep changes to the "
+                              "container\".", key=image.key), "image_unsealed")
+    try:
+        image_store.verify(image.path, image.digest)
+    except image_store.ImageChanged as exc:
+        log.error("custom image %s (id %s) failed its check: %s", image.key, image.id,
+                  exc.message)
+        raise ServiceError(_l("The custom image %(key)s has changed since it was committed, "
+                              "so nothing was started from it: %(why)s Tell an admin; "
+                              "delete the image and commit it again.", key=image.key,
+                              why=exc.message), "image_changed") from None
+    except OSError as exc:
+        raise ServiceError(_l("The custom image %(key)s could not be checked: %(error)s",
+                              key=image.key, error=exc.strerror or str(exc)),
+                           "image_changed") from None
+    return image
+
+
 # --- build ------------------------------------------------------------------------------
+
+_checked_store: str | None = None
+
+
+def check_store_once() -> list[str]:
+    """`image_store.check_store` when this process has not checked the configured store yet
+    (the worker's first cycle, or after the configuration named another store)."""
+    global _checked_store
+    root = store_root()
+    if _checked_store == root:
+        return []
+    notes = image_store.check_store(root)
+    _checked_store = root
+    return notes
 
 
 def worker_step() -> dict:
-    """Fail builds whose worker died, then start queued builds in threads (cheap when idle)."""
+    """Check the store (once), fail builds whose worker died, then start queued builds in
+    threads (cheap when idle)."""
+    try:
+        check_store_once()
+    except (image_store.UnsafeStore, OSError, ValueError) as exc:
+        log.error("custom image store %s: %s", store_root(), getattr(exc, "message", exc))
+        return {"images_building": 0, "image_store_error": str(getattr(exc, "message", exc))}
     now = db.utcnow()
     with _lock:
         alive = {i for i, t in _running.items() if t.is_alive()}
@@ -351,12 +409,17 @@ def _du(runner: CommandRunner, user: str, path: str) -> int:
 
 
 def work_dir(image: CustomImage) -> str:
-    return os.path.join(_project_store(image.project.account), f".build-{image.id}")
+    """Where the owner makes the image file: next to the session's writable copy (the
+    owner's own folder; the store is the portal's)."""
+    return os.path.join(os.path.dirname(image.source_root), f"image-build-{image.id}")
+
+
+def file_name(image: CustomImage, suffix: str) -> str:
+    return f"{image.id}-{image.name}-{image.tag}{suffix}"
 
 
 def final_path(image: CustomImage, suffix: str) -> str:
-    return os.path.join(_project_store(image.project.account),
-                        f"{image.id}-{image.name}-{image.tag}{suffix}")
+    return image_store.image_path(image.project.account, file_name(image, suffix))
 
 
 def build(image_id: int) -> CustomImage:
@@ -377,17 +440,15 @@ def build(image_id: int) -> CustomImage:
                                       user, plan.progress_dir, stop), daemon=True)
     try:
         files.remove_tree(user, work)
-        files.make_dirs(user, work, mode=0o755)
+        files.make_dirs(user, work, mode=0o700)
         progress.start()
         for step in plan.steps:
             runner.run(list(step), as_user=user, timeout=BUILD_TIMEOUT)
         stop.set()
         progress.join(timeout=10)
-        runner.run(["chmod", "-R", "go+rX,go-w", "--", plan.output], as_user=user)
-        dest = final_path(image, runtime.image_suffix)
-        runner.run(["mv", "-T", "--", plan.output, dest], as_user=user)
+        stored = _store(image, files, plan.output, runtime)
         files.remove_tree(user, work)
-    except (AdapterError, ValueError) as exc:
+    except (AdapterError, ValueError, OSError, ServiceError) as exc:
         stop.set()
         if progress.is_alive():
             progress.join(timeout=10)
@@ -396,19 +457,52 @@ def build(image_id: int) -> CustomImage:
         _fail(image, failure_message(exc, image))
         return image
     db.session.refresh(image)
-    image.path = dest
-    image.size_bytes = _du(runner, user, dest)
-    image.bytes_done = image.size_bytes
+    image.path, image.digest = stored.path, stored.digest
+    image.size_bytes = image.bytes_done = stored.size
     image.state, image.finished_at, image.building_session_id = "ready", db.utcnow(), None
     image.error = None
     db.session.commit()
-    log.info("custom image %s ready at %s", image.key, dest)
+    log.info("custom image %s ready at %s (%s)", image.key, stored.path, stored.digest)
     return image
+
+
+def _store(image: CustomImage, files: UserFiles, output: str, runtime) -> image_store.Stored:
+    """Copy the owner's image file into the store, reading it AS the owner, at most the size
+    it has now (a user swapping in /dev/zero or a growing file cannot fill the store)."""
+    user = image.owner_unix
+    size = files.size(user, output)
+    if size is None:
+        raise ServiceError(_l("The build made no image file; nothing was stored."),
+                           "image_not_an_image")
+
+    def fill(sink) -> None:
+        copied = 0
+
+        def limited(chunk: bytes) -> None:
+            nonlocal copied
+            copied += len(chunk)
+            if copied > size:
+                raise ServiceError(_l("The image file changed while it was being stored; "
+                                      "nothing was kept. Commit again."), "image_unstable")
+            sink(chunk)
+
+        files.copy_out(user, output, limited, timeout=BUILD_TIMEOUT)
+        if copied != size:
+            raise ServiceError(_l("The image file changed while it was being stored; "
+                                  "nothing was kept. Commit again."), "image_unstable")
+
+    return image_store.store_file(image.project.account,
+                                  file_name(image, runtime.image_suffix), fill,
+                                  magic=runtime.image_magic)
 
 
 def failure_message(exc: Exception, image: CustomImage) -> str:
     """The build's error in words (disk full, session ended, otherwise the command's)."""
+    if isinstance(exc, ServiceError):
+        return str(exc.message)
     text = f"{getattr(exc, 'message', '')} {getattr(exc, 'stderr', '')}".lower()
+    if isinstance(exc, OSError):
+        text = f"{exc.strerror or exc}".lower()
     if "no space left" in text or "disk quota exceeded" in text:
         return str(_l("The image store ran out of disk space while copying the image; the "
                       "partial image was removed and the session is unchanged. Free space "
@@ -435,10 +529,16 @@ def _progress_loop(app, image_id, runner, user, path, stop: threading.Event) -> 
 
 
 def _cleanup(image: CustomImage) -> None:
-    """Remove the partial build (as the owner); never raises."""
+    """Remove the partial build (the owner's folder, as the owner; a half-stored file, as
+    the portal); never raises."""
     try:
         UserFiles(_runner()).remove_tree(image.owner_unix, work_dir(image))
     except (AdapterError, ValueError, OSError) as exc:
+        log.warning("custom image %s: cleanup failed: %s", image.id, exc)
+    try:
+        suffix = make_runtime(image.runtime).image_suffix
+        image_store.discard_incoming(image.project.account, file_name(image, suffix))
+    except (ValueError, AttributeError) as exc:
         log.warning("custom image %s: cleanup failed: %s", image.id, exc)
 
 

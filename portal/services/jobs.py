@@ -173,6 +173,10 @@ def prepare(job: Job, backend: Backend, *, begin=None, dependency=None) -> JobSp
     if "%" in job.directory or "\\" in job.directory:  # sbatch would expand them in --output
         raise ServiceError(_l("The job directory path cannot be used."), "bad_directory")
     image = get_image(job.user, job.image, job.image_type)
+    if image.type == "custom":  # issue #12: the committed file, unchanged
+        from portal.services.custom_images import verify_for_start
+
+        verify_for_start(job.project_id, image.key, image.path)
     data = scripts.ScriptInput(
         job_id=job.id, tag=tag_of(job), name=job.name, user=unix_user, home=home,
         workspace=current_app.config.get("WORKSPACE", "{home}").format(home=home),

@@ -139,6 +139,10 @@ def authorized_keys(session: Session) -> list[str]:
 
 def prepare(session: Session, backend: Backend) -> JobSpec:
     """Write the session directory, sshd files and script as the owner; return the spec."""
+    if session.image_type == "custom":  # issue #12: the committed file, unchanged
+        from portal.services.custom_images import verify_for_start
+
+        verify_for_start(session.project_id, session.image, session.image_path)
     data = script_input(session)
     session.directory = data.directory
     if "%" in data.directory or "\\" in data.directory:  # sbatch expands them in --output

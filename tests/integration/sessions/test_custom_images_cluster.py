@@ -1,12 +1,14 @@
 """F4 on the dev cluster: a file installed in a running session (a step inside the job,
 as the owner, in the session's container) is committed through the page to a custom
-image; the worker builds it as the owner with progress; a new session started from the
-custom image finds the file; deleting the image is refused while that session uses it."""
+image; the worker builds it as the owner with progress and stores it as a read-only file of
+the portal's; a new session started from the custom image finds the file; deleting the
+image is refused while that session uses it."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 
@@ -112,7 +114,10 @@ def test_commit_then_new_session_finds_the_file(portal, store):
         wait_for(ready, 240, step=1, what="the image to be built")
         row = _row(app, CustomImage, image_id)
         assert row["path"].startswith(store) and row["size_bytes"] > 10_000_000
-        assert os.stat(row["path"]).st_uid == os.stat("/home/alice").st_uid  # alice's files
+        # one SquashFS file of the portal's, read-only, its digest recorded (issue #12)
+        info = os.stat(row["path"])
+        assert row["path"].endswith(".sqfs") and info.st_uid == 0
+        assert stat.S_IMODE(info.st_mode) == 0o444 and row["digest"].startswith("sha256:")
         listing = browser.request("/custom-images/")[2].decode()
         assert 'data-image="itest-tools:v1"' in listing and "ready" in listing
         # a new session from the custom image finds the file

@@ -31,13 +31,13 @@ class LocalRunner(CommandRunner):
     def run(self, argv, *, as_user=None, **kwargs):
         self.calls.append((list(argv), as_user))
         if self.fail_on and argv[0] == self.fail_on:
-            dest = argv[-1]
+            dest = argv[2] if argv[0] == "mksquashfs" else argv[-1] + "/partial"
             import os
 
-            os.makedirs(dest, exist_ok=True)
-            with open(os.path.join(dest, "partial"), "wb") as fh:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with open(dest, "wb") as fh:
                 fh.write(b"x" * 4096)
-            raise CommandFailed(f"{argv[0]}: error writing '{dest}/partial': No space left on "
+            raise CommandFailed(f"{argv[0]}: error writing '{dest}': No space left on "
                                 "device", argv, "No space left on device", 1)
         return super().run(argv, as_user=None, **kwargs)
 

@@ -33,11 +33,28 @@ def test_charliecloud_copy_and_commit_plan():
     runtime = make_runtime("charliecloud")
     assert runtime.writable_root_argv("/img/jupyter", ROOT) == [
         "cp", "-a", "--no-target-directory", "--", "/img/jupyter", ROOT]
-    plan = runtime.commit_plan("/img/jupyter", ROOT, "/store/proja/.build-3")
-    assert plan.steps == (("cp", "-a", "--no-target-directory", "--", ROOT,
-                           "/store/proja/.build-3/image"),)
-    assert plan.output == plan.progress_dir == "/store/proja/.build-3/image"
-    assert plan.expected_from == (ROOT,) and runtime.image_suffix == ""
+    # a committed custom image is a SquashFS file: the writable copy unpacks it
+    assert runtime.writable_root_argv("/store/proja/3-x-v1.sqfs", ROOT) == [
+        "unsquashfs", "-no-progress", "-quiet", "-no-xattrs", "-dest", ROOT,
+        "/store/proja/3-x-v1.sqfs"]
+    work = "/home/alice/portal-sessions/7-abc/image-build-3"
+    plan = runtime.commit_plan("/img/jupyter", ROOT, work)
+    assert plan.steps == (("mksquashfs", ROOT, f"{work}/image.sqfs", "-noappend",
+                           "-no-progress", "-quiet", "-no-xattrs", "-all-root",
+                           "-one-file-system", "-comp", "zstd", "-Xcompression-level", "1"),)
+    assert plan.output == f"{work}/image.sqfs" and plan.progress_dir == work
+    assert plan.expected_from == (ROOT,) and runtime.image_suffix == ".sqfs"
+    assert runtime.image_magic == (0, b"hsqs")
+
+
+def test_charliecloud_starts_squashfs_files(tmp_path):
+    image = tmp_path / "3-x-v1.sqfs"
+    image.write_bytes(b"hsqs")
+    runtime = make_runtime("charliecloud")
+    assert runtime.image_exists(str(image))
+    assert not runtime.image_exists(str(tmp_path / "nothing.sqfs"))
+    argv = runtime.service_argv(str(image), ["jupyter"])
+    assert argv[argv.index("--") - 1] == str(image) and "--write" not in argv
 
 
 def test_apptainer_overlay_and_build_plan():

@@ -1,11 +1,14 @@
 """F4 rules: names and tags, commit refusals (stopping, not running, twice at once),
-the build (real copy on temporary directories: progress, permissions, disk full and
-cleanup), the images in the create form, delete refused while sessions use an image."""
+the build (a real mksquashfs on temporary directories: the sealed file, its digest, modes,
+disk full and cleanup), the check before a start (issue #12), the images in the create
+form, delete refused while sessions use an image."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
+import subprocess
 
 import pytest
 from hypothesis import given
@@ -13,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 
 from portal import db
-from portal.models import AuditEvent, CustomImage
+from portal.models import AuditEvent, CustomImage, Session
 from portal.services import Forbidden, NotFound, ServiceError
 from portal.services import custom_images as svc
 from portal.services import sessions as sessionsvc
@@ -159,42 +162,135 @@ def test_commit_of_a_read_only_session_started_normally_is_refused(world, runner
         str(err.value.message).lower()
 
 
-def test_build_copies_as_the_owner_and_shares_the_image(running, runner, store):
+def _unsquash(image_path: str, option: str, *files: str) -> str:
+    return subprocess.run(["unsquashfs", option, image_path, *files], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_build_makes_a_sealed_file_as_the_owner_and_shares_it(running, runner, store):
     image = _commit(running)
     svc.build(image.id)
     db.session.refresh(image)
     assert image.state == "ready", image.error
     assert image.progress == 100 and image.building_session_id is None
-    assert image.path == str(store / "proja" / f"{image.id}-mytools-v1")
-    assert (store / "proja" / f"{image.id}-mytools-v1" / "usr/local/hello.txt").read_text() \
-        == "hello from the session\n"
-    secret = os.stat(os.path.join(image.path, "etc/secret"))
-    assert stat.S_IMODE(secret.st_mode) == 0o644  # readable by the project's members
-    assert stat.S_IMODE(os.stat(store / "proja").st_mode) == 0o1777
-    assert not (store / "proja" / f".build-{image.id}").exists()
-    assert image.size_bytes > 0
+    assert image.path == str(store / "proja" / f"{image.id}-mytools-v1.sqfs")
+    # the portal's read-only file in the portal's 0755 folders (issue #12)
+    info = os.stat(image.path)
+    assert stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o444
+    assert info.st_uid == os.geteuid() and image.size_bytes == info.st_size
+    for folder in (store, store / "proja"):
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o755
+        assert os.stat(folder).st_uid == os.geteuid()
+    with open(image.path, "rb") as fh:
+        assert image.digest == "sha256:" + hashlib.sha256(fh.read()).hexdigest()
+    assert _unsquash(image.path, "-cat", "usr/local/hello.txt") == "hello from the session\n"
+    # modes kept as they were: the 0600 file stays 0600 (issue #16 item 7)
+    listing = _unsquash(image.path, "-lls")
+    assert any(line.startswith("-rw------- ") and line.endswith("/etc/secret")
+               for line in listing.splitlines()), listing
+    assert sorted(os.listdir(store / "proja")) == [f"{image.id}-mytools-v1.sqfs"]
+    assert not (running["root"].parent / f"image-build-{image.id}").exists()
     assert {user for _, user in runner.calls} == {"nobody"}  # every command as the owner
-    assert ["cp", "-a", "--no-target-directory", "--", str(running["root"]),
-            str(store / "proja" / f".build-{image.id}" / "image")] in [c for c, _ in runner.calls]
+    mksquashfs = [c for c, _ in runner.calls if c[0] == "mksquashfs"]
+    assert mksquashfs and mksquashfs[0][1] == str(running["root"])
     # the project's members see it in the create form, as a custom image
     keys = [i.key for i in available_images(running["ursula"], CUSTOM)]
     assert keys == ["mytools:v1"]
     assert get_image(running["mona"], "mytools:v1", CUSTOM).path == image.path
+    assert svc.verify_for_start(image.project_id, "mytools:v1", image.path) == image
+
+
+def test_a_changed_image_is_not_started(running, runner, store):
+    image = _commit(running)
+    svc.build(image.id)
+    ursula = running["ursula"]
+    os.chmod(image.path, 0o644)
+    with open(image.path, "ab") as fh:  # root (here: the test) tampers with the file
+        fh.write(b"#")
+    os.chmod(image.path, 0o444)
+    sessions_before = db.session.query(Session).count()
+    with pytest.raises(ServiceError) as err:
+        sessionsvc.create_session(ursula, session_data(name="tampered", image="mytools:v1",
+                                                       image_type="custom"))
+    assert err.value.code == "image_changed"
+    assert "has changed since it was committed" in err.value.message
+    assert "SHA-256" in err.value.message
+    assert db.session.query(Session).count() == sessions_before  # nothing was submitted
+    # write bits left on the file are refused too, before hashing
+    os.chmod(image.path, 0o644)
+    with pytest.raises(ServiceError) as err:
+        svc.verify_for_start(image.project_id, image.key, image.path)
+    assert err.value.code == "image_changed" and "not read-only" in err.value.message
+
+
+def test_a_job_from_a_changed_image_is_not_submitted(running, runner, store, backend):
+    from portal.models import Job
+    from portal.services import jobs as jobsvc
+
+    image = _commit(running)
+    svc.build(image.id)
+    data = {"name": "train-1", "cpus": "1", "mem_gb": "1", "image": "mytools:v1",
+            "image_type": "custom", "command": "true"}
+    job = jobsvc.create_job(running["ursula"], data, backend=backend)
+    assert job.state == "pending"  # the sealed image: fine
+    os.chmod(image.path, 0o644)
+    with open(image.path, "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"tampered")
+    os.chmod(image.path, 0o444)
+    jobs_before = db.session.query(Job).count()
+    with pytest.raises(ServiceError) as err:
+        jobsvc.create_job(running["ursula"], {**data, "name": "train-2"}, backend=backend)
+    assert err.value.code == "image_changed"
+    assert db.session.query(Job).count() == jobs_before
+
+
+def test_an_image_from_before_sealing_is_not_started(running, runner, store):
+    image = _commit(running)
+    svc.build(image.id)
+    image.digest = ""
+    db.session.commit()
+    with pytest.raises(ServiceError) as err:
+        svc.verify_for_start(image.project_id, image.key, image.path)
+    assert err.value.code == "image_unsealed" and "Commit it again" in err.value.message
 
 
 def test_disk_full_cleans_up_and_keeps_the_session(running, runner, store):
     image = _commit(running)
-    runner.fail_on = "cp"
+    runner.fail_on = "mksquashfs"
     svc.build(image.id)
     db.session.refresh(image)
     assert image.state == "failed" and "ran out of disk space" in image.error
     assert image.building_session_id is None
-    assert not (store / "proja" / f".build-{image.id}").exists()
+    assert not (running["root"].parent / f"image-build-{image.id}").exists()
     assert (running["root"] / "usr/local/hello.txt").exists()
     assert running["session"].state == "running"
     assert available_images(running["ursula"], CUSTOM) == []
     # a new commit of the same session is possible after the failure
     assert _commit(running, name="again").state == "queued"
+
+
+def test_store_full_leaves_nothing_half_stored(running, runner, store, monkeypatch):
+    import errno
+
+    from portal.services import image_store
+
+    image = _commit(running)
+    real = image_store.store_file
+
+    def full(account, filename, fill, **kw):
+        def failing_fill(sink):
+            def write(chunk):
+                sink(chunk[:10])
+                raise OSError(errno.ENOSPC, "No space left on device")
+            fill(write)
+        return real(account, filename, failing_fill, **kw)
+
+    monkeypatch.setattr(image_store, "store_file", full)
+    svc.build(image.id)
+    db.session.refresh(image)
+    assert image.state == "failed" and "ran out of disk space" in image.error
+    assert os.listdir(store / "proja") == []
 
 
 def test_session_ended_during_the_build(running, runner, store):

@@ -9,22 +9,31 @@ import pytest
 
 from portal import db
 from portal.models import AuditEvent, CustomImage, ProjectRole, Session
-from portal.services import NotFound, ServiceError, sessionaccept
+from portal.services import NotFound, ServiceError, image_store, sessionaccept, tokens
 from portal.services import sessionbatch as batch
 from portal.services import sessions as svc
-from portal.services import tokens
 from tests.conftest import csrf_from
 from tests.unit.sessions.sessionfakes import make_member, register_jupyter, session_data
 
 CUSTOM = {"image": "tools:v1", "image_type": "custom"}
 
 
-def _image(mona, *, path="/srv/images/custom/1-tools-v1", name="tools") -> CustomImage:
+@pytest.fixture(autouse=True)
+def _image_store(image_app, tmp_path):
+    image_app.config["IMAGE_STORE"] = str(tmp_path / "store")
+
+
+def _image(mona, *, path="1-tools-v1", name="tools") -> CustomImage:
+    """A ready image whose file is sealed in the store (issue #12 finding 1: a start checks
+    the file against its recorded digest)."""
+    content = b"hsqs" + path.encode()
+    stored = image_store.store_file("proja", f"{path}.sqfs", lambda sink: sink(content))
     image = CustomImage(
         project_id=mona.current_project_id or _project_of(mona), owner_unix="nobody",
         name=name, tag="v1", display_name="Course tools", description="numpy and friends",
-        framework="Python 3", services=["jupyter", "webterm"], state="ready", path=path,
-        created_by_id=mona.id, session_name="mona-src", runtime="charliecloud")
+        framework="Python 3", services=["jupyter", "webterm"], state="ready",
+        path=stored.path, digest=stored.digest, created_by_id=mona.id,
+        session_name="mona-src", runtime="charliecloud")
     db.session.add(image)
     db.session.commit()
     return image
@@ -106,7 +115,7 @@ def test_a_replaced_image_cannot_be_accepted(world):
     theirs, = batch.batch_create(mona, session_data(name="r", **CUSTOM), {"ursula": 1})
     db.session.delete(image)
     db.session.commit()
-    _image(mona, path="/srv/images/custom/2-tools-v1")  # same key, other files
+    _image(mona, path="2-tools-v1")  # same key, other files
     assert not sessionaccept.describe(theirs)["image_available"]
     with pytest.raises(ServiceError) as gone:
         sessionaccept.accept(ursula, theirs.id)
