@@ -22,6 +22,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("PORTAL")
     if test_config:
         app.config.update(test_config)
+    if not app.testing:
+        from portal import statedir
+
+        statedir.check(app)  # refuses a database or secret key others can read
     portal_config.load_secret(app)
 
     db.init_app(app)
@@ -35,11 +39,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _init_login(app: Flask) -> None:
+    from portal.net import session_identifier
     from portal.services.users import load_session_user
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
+    login_manager._session_identifier_generator = session_identifier  # real client address
     login_manager.user_loader(load_session_user)
 
 

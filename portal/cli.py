@@ -12,7 +12,7 @@ import click
 
 from portal import cli_common
 from portal.cli_common import fail as _fail
-from portal.config import VAR_DIR
+from portal.config import STATE_DIR, VAR_DIR
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -33,24 +33,31 @@ def main():
 @click.option("--admin", "admin_name", default="admin", show_default=True)
 @click.option("--demo/--no-demo", default=False, help="Also create the dev cluster's demo users.")
 def init(admin_name: str, demo: bool):
-    """Secret key, database schema and the first admin (idempotent)."""
-    from portal import db
+    """Private state directory, secret key, database schema and the first admin (idempotent)."""
+    from portal import db, statedir
     from portal.migrate import upgrade
     from portal.services import bootstrap
 
-    secret_file = VAR_DIR / "secret_key"
+    os.umask(0o077)  # everything init writes is the portal's alone (see portal/statedir.py)
+    statedir.make_private_dir(STATE_DIR)
+    for name in statedir.move_legacy_state(VAR_DIR, STATE_DIR):
+        click.echo(f"moved var/{name} into {STATE_DIR}", err=True)
+    secret_file = STATE_DIR / "secret_key"
     if not secret_file.exists():
         _write_private(secret_file, secrets.token_urlsafe(48) + "\n")
     app = cli_common.make_app()
+    db_file = statedir.sqlite_path(app.config["DATABASE_URL"])
+    if db_file is not None:
+        statedir.create_private(db_file)
     upgrade(app.config["DATABASE_URL"])
     with app.app_context():
-        creds_file = VAR_DIR / "admin-credentials"
+        creds_file = STATE_DIR / "admin-credentials"
         created = bootstrap.ensure_admin(admin_name)
         if created:
             _write_private(creds_file, f"username={created[0]}\npassword={created[1]}\n")
         if demo:
             for name, password in bootstrap.ensure_demo().items():
-                _write_private(VAR_DIR / f"demo-credentials-{name}", f"{name}\n{password}\n")
+                _write_private(STATE_DIR / f"demo-credentials-{name}", f"{name}\n{password}\n")
         db.session.remove()
     click.echo(creds_file.read_text().strip() if creds_file.exists() else "admin exists")
 
@@ -104,13 +111,17 @@ def token():
 @token.command("create")
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True)
-def token_create(username, name):
+@click.option("--scope", type=click.Choice(["read", "write", "admin"]), default="read",
+              show_default=True,
+              help="read: GET only; write: also change USERNAME's own things; admin: also "
+                   "USERNAME's administrator rights (admins only).")
+def token_create(username, name, scope):
     """Create a token for USERNAME and print it (shown once)."""
     from portal.services import ServiceError, tokens, users
 
     with cli_common.make_app().app_context():
         try:
-            _record, plaintext = tokens.create_token(users.get_user(username), name)
+            _record, plaintext = tokens.create_token(users.get_user(username), name, scope)
         except ServiceError as exc:
             _fail(exc)
         click.echo(plaintext)

@@ -11,6 +11,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", REPO_ROOT / "var"))
+# The portal's private state (database, secret key, credentials, logs): 0700, see
+# portal/statedir.py. The rest of var/ (container images) is readable by jobs on purpose.
+STATE_DIR = Path(os.environ.get("PORTAL_STATE_DIR", VAR_DIR / "portal"))
 INSECURE_SECRET = "insecure-default-secret-do-not-use"  # noqa: S105 - a marker, refused at start
 
 
@@ -18,8 +21,9 @@ class Defaults:
     """Values that are safe for a developer machine; production overrides them in etc/."""
 
     SECRET_KEY = INSECURE_SECRET
-    SECRET_KEY_FILE = str(VAR_DIR / "secret_key")
-    DATABASE_URL = f"sqlite:///{VAR_DIR / 'portal.db'}"
+    SECRET_KEY_FILE = str(STATE_DIR / "secret_key")
+    DATABASE_URL = f"sqlite:///{STATE_DIR / 'portal.db'}"
+    STATE_DIR = str(STATE_DIR)  # last: the two lines above use the module's Path
     # Cookies: HttpOnly and SameSite always; Secure unless the deployment is plain-http loopback.
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
@@ -27,8 +31,14 @@ class Defaults:
     REMEMBER_COOKIE_DURATION = 0
     PERMANENT_SESSION_LIFETIME = 8 * 3600
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    # Failed logins, counted in the database (shared by every worker): per client address
+    # and per account name, sliding windows (portal/services/login_limit.py).
     LOGIN_RATE_LIMIT = "10 per minute"
+    LOGIN_ACCOUNT_RATE_LIMIT = "10 per 15 minutes"
+    # Flask-Limiter's storage, for route limits other than the login's (none today).
     RATELIMIT_STORAGE_URI = "memory://"
+    # An API token's "last used" is written at most this often (seconds): reads stay reads.
+    TOKEN_LAST_USED_INTERVAL = 300
     RATELIMIT_HEADERS_ENABLED = True
     LANGUAGES = ["en", "zh_TW"]
     BABEL_DEFAULT_LOCALE = "en"
@@ -48,9 +58,13 @@ class Defaults:
     GPU_PEAK_END_HOUR = 18
 
 
+def config_path() -> Path:
+    return Path(os.environ.get("PORTAL_CONFIG", REPO_ROOT / "etc" / "portal.toml"))
+
+
 def load_file(app) -> None:
     """Merge the TOML config file, if any. Keys are upper-cased (`database_url` -> DATABASE_URL)."""
-    path = Path(os.environ.get("PORTAL_CONFIG", REPO_ROOT / "etc" / "portal.toml"))
+    path = config_path()
     if path.is_file():
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -69,5 +83,5 @@ def load_secret(app) -> None:
     if app.config["SECRET_KEY"] in (INSECURE_SECRET, "", None) and not app.testing:
         raise RuntimeError(
             "Refusing to start with the default secret key: run `portal init` "
-            "(writes var/secret_key) or set PORTAL_SECRET_KEY."
+            "(writes var/portal/secret_key) or set PORTAL_SECRET_KEY."
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 from flask import current_app, request
@@ -30,3 +31,15 @@ def client_address() -> str:
         return normalise_address(remote)
     except ValueError:
         return "0.0.0.0"
+
+
+def session_identifier() -> str:
+    """The fingerprint Flask-Login's "strong" session protection ties a login to.
+
+    Flask-Login's own hashes the first `X-Forwarded-For` entry, which every client writes
+    itself: a copied cookie replayed with the victim's address in that header passed the
+    check (issue #12 finding 7). This one uses `client_address()` — the socket's peer, or
+    the address the outermost trusted proxy saw — and the User-Agent.
+    """
+    agent = request.headers.get("User-Agent", "")
+    return hashlib.sha512(f"{client_address()}|{agent}".encode()).hexdigest()

@@ -39,23 +39,11 @@ PATHS: dict = {
             },
         },
         "post": {
-            "summary": "Create a token; the plaintext is in this response only",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["name"],
-                            "properties": {"name": {"type": "string", "maxLength": 64}},
-                        }
-                    }
-                },
-            },
-            "responses": {
-                "201": _ok({"$ref": "#/components/schemas/NewToken"}, "Created"),
-                **_errors(400, 401),
-            },
+            "summary": "Refused: a token cannot create tokens",
+            "description": "Tokens are created on the profile page (a browser session) or "
+                           "with `portal token create` on the portal host, choosing a scope. "
+                           "This answers 403 `token_minting_forbidden` for every token.",
+            "responses": _errors(401, 403),
         },
     },
     "/tokens/{token_id}": {
@@ -75,10 +63,23 @@ TOKEN = {
         "id": {"type": "integer"},
         "name": {"type": "string"},
         "prefix": {"type": "string"},
+        "scope": {"type": "string", "enum": ["read", "write", "admin"]},
         "created_at": {"type": "string", "format": "date-time"},
-        "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+        "last_used_at": {
+            "type": ["string", "null"], "format": "date-time",
+            "description": "Coalesced: updated at most once per TOKEN_LAST_USED_INTERVAL "
+                           "(default 5 minutes).",
+        },
     },
 }
+
+SCOPES_TEXT = (
+    "Personal access tokens (`Authorization: Bearer gpp_…`) have one scope. `read`: GET and "
+    "HEAD only; anything else answers 403 `insufficient_scope`. `write`: also creates, "
+    "changes and deletes the owner's own resources with the owner's project roles, never "
+    "with platform-admin rights. `admin`: also the owner's platform-admin rights (only "
+    "admins can create one). No token can create tokens."
+)
 
 SCHEMAS: dict = {
     "Error": {
@@ -99,7 +100,9 @@ SCHEMAS: dict = {
             "unix_user": {"type": ["string", "null"]},
             "display_name": {"type": "string"},
             "email": {"type": "string"},
-            "is_admin": {"type": "boolean"},
+            "is_admin": {"type": "boolean",
+                         "description": "Admin rights in force for this token's scope."},
+            "token_scope": {"type": "string", "enum": ["read", "write", "admin"]},
             "theme": {"type": "string", "enum": ["light", "dark"]},
             "locale": {"type": ["string", "null"]},
             "projects": {
@@ -147,12 +150,14 @@ SCHEMAS: dict = {
 def openapi_document() -> dict:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Slurm GPU portal API", "version": "1"},
+        "info": {"title": "Slurm GPU portal API", "version": "1", "description": SCOPES_TEXT},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": PATHS,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": SCOPES_TEXT},
+            },
             "schemas": SCHEMAS,
         },
     }

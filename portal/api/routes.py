@@ -1,10 +1,10 @@
-from flask import g, jsonify, request
+from flask import g, jsonify
 
 from portal.api import bp
 from portal.api.auth import token_required
-from portal.api.errors import error_response  # noqa: F401 - registers the handlers
+from portal.api.errors import error_response  # also registers the handlers
 from portal.api.openapi import openapi_document
-from portal.services import ServiceError, cluster, tokens, users
+from portal.services import audit, cluster, tokens, users
 
 
 def _user_json(user) -> dict:
@@ -28,6 +28,7 @@ def _token_json(record) -> dict:
         "id": record.id,
         "name": record.name,
         "prefix": record.prefix,
+        "scope": record.scope,
         "created_at": record.created_at.isoformat() + "Z",
         "last_used_at": record.last_used_at.isoformat() + "Z" if record.last_used_at else None,
     }
@@ -41,7 +42,7 @@ def openapi():
 @bp.get("/me")
 @token_required
 def me():
-    return jsonify(_user_json(g.api_user))
+    return jsonify({**_user_json(g.api_user), "token_scope": g.api_token.scope})
 
 
 @bp.get("/cluster")
@@ -65,11 +66,13 @@ def list_tokens():
 @bp.post("/tokens")
 @token_required
 def create_token():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-        raise ServiceError("Send a JSON object with a string field 'name'.", "invalid_body")
-    record, plaintext = tokens.create_token(g.api_user, body["name"])
-    return jsonify({**_token_json(record), "token": plaintext}), 201
+    """Refused for every token, whatever its scope: a stolen token must not be able to mint
+    itself a successor that outlives its revocation (issue #12 finding 11)."""
+    audit.record("token.create_refused", f"token:{g.api_token.id}", via="api")
+    return error_response(
+        "token_minting_forbidden",
+        "A token cannot create tokens. Create one on the profile page or with "
+        "`portal token create` on the portal host.", 403)
 
 
 @bp.delete("/tokens/<int:token_id>")

@@ -1,27 +1,47 @@
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+import math
+
+from flask import flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.auth import bp
 from portal.auth.forms import LoginForm, LogoutForm
 from portal.auth.redirects import safe_next
-from portal.extensions import limiter
-from portal.services import audit, users
+from portal.net import client_address
+from portal.services import audit, login_limit, users
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
+def _limited(form: LoginForm, refusal: login_limit.Refusal):
+    """429 with a message that says which limit and how long to wait; audited."""
+    wait = refusal.retry_after
+    when = (_("%(n)s minutes", n=math.ceil(wait / 60)) if wait > 90
+            else _("%(n)s seconds", n=wait))
+    if refusal.limit == "account":
+        message = _("Too many failed logins for this account. Password login for it is "
+                    "paused; try again in %(when)s.", when=when)
+    else:
+        message = _("Too many failed logins from your address. Try again in %(when)s.",
+                    when=when)
+    audit.record("auth.login_limited", form.username.data[:64], limit=refusal.limit,
+                 failures=refusal.failures, retry_after=wait)
+    flash(message, "error")
+    response = make_response(render_template("auth/login.html", form=form), 429)
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm(next=request.args.get("next", ""))
     status = 200
     if form.validate_on_submit():
+        attempt = login_limit.begin(form.username.data, client_address())
+        if isinstance(attempt, login_limit.Refusal):
+            return _limited(form, attempt)
         user = users.authenticate(form.username.data, form.password.data)
+        login_limit.finish(attempt, ok=user is not None)
         if user is None:
             # One message for an unknown user and a wrong password.
             flash(_("Wrong username or password."), "error")

@@ -7,6 +7,7 @@ from portal.models.audit import AuditEvent
 from portal.models.cluster import ClusterSnapshot
 from portal.models.custom_images import CustomImage
 from portal.models.jobs import Job, JobEvent, JobTemplate, Schedule, ScheduleEvent
+from portal.models.login_limit import LoginAttempt
 from portal.models.monitoring import SessionMetric, SessionMetricCursor
 from portal.models.netsec import SshKey, Whitelist, WhitelistRule
 from portal.models.orders import Order, OrderEvent
@@ -36,6 +37,7 @@ __all__ = [
     "Job",
     "JobEvent",
     "JobTemplate",
+    "LoginAttempt",
     "Membership",
     "Order",
     "OrderEvent",

@@ -52,11 +52,17 @@ def profile():
     return render_template(
         "settings/profile.html",
         password_form=PasswordForm(),
-        token_form=TokenForm(),
+        token_form=TokenForm().offer(tokens.scopes_for(current_user)),
         tokens=tokens.list_tokens(current_user),
+        token_minutes=_token_minutes(),
         new_token=None,
         profile_form=_profile_form(),
     )
+
+
+def _token_minutes() -> int:
+    """How stale a token's "last used" may be, in whole minutes (at least 1)."""
+    return max(1, round(tokens.last_used_interval() / 60))
 
 
 def _profile_form(formdata=None):
@@ -109,20 +115,23 @@ def password():
 @bp.route("/tokens", methods=["POST"])
 @login_required
 def create_token():
-    form = TokenForm()
+    form = TokenForm().offer(tokens.scopes_for(current_user))
     new_token = None
     if form.validate_on_submit():
         try:
-            _record, new_token = tokens.create_token(current_user, form.name.data)
+            _record, new_token = tokens.create_token(current_user, form.name.data,
+                                                     form.scope.data)
         except ServiceError as exc:
             flash(str(exc.message), "error")
     else:
-        flash(_("A token needs a name of at most 64 characters."), "error")
+        flash(_("A token needs a name of at most 64 characters and one of the scopes offered."),
+              "error")
     return render_template(
         "settings/profile.html",
         password_form=PasswordForm(),
-        token_form=TokenForm(formdata=None),
+        token_form=TokenForm(formdata=None).offer(tokens.scopes_for(current_user)),
         tokens=tokens.list_tokens(current_user),
+        token_minutes=_token_minutes(),
         new_token=new_token,
         profile_form=_profile_form(),
     )

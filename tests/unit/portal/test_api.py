@@ -34,25 +34,34 @@ def test_token_is_stored_hashed_and_revocable(make_user, client):
     assert client.get("/api/v1/me", headers=_bearer(plaintext)).status_code == 401
 
 
-def test_create_token_through_api_returns_it_once(make_user, client):
-    user = make_user("ursula")
-    _, plaintext = tokens.create_token(user, "first")
-    created = client.post("/api/v1/tokens", json={"name": "second"}, headers=_bearer(plaintext))
-    assert created.status_code == 201 and created.json["token"].startswith("gpp_")
+def test_a_token_cannot_create_tokens_whatever_its_scope(make_user, client):
+    """Issue #12 finding 11: tokens are made on the profile page or by `portal token create`."""
+    user = make_user("ursula", admin=True)
+    for scope in tokens.SCOPES:
+        _, plaintext = tokens.create_token(user, f"first-{scope}", scope)
+        made = client.post("/api/v1/tokens", json={"name": "second"}, headers=_bearer(plaintext))
+        assert made.status_code == 403
+        assert made.json["error"]["code"] in ("token_minting_forbidden", "insufficient_scope")
     listed = client.get("/api/v1/tokens", headers=_bearer(plaintext)).json
-    assert {t["name"] for t in listed} == {"first", "second"}
+    assert {t["name"] for t in listed} == {f"first-{s}" for s in tokens.SCOPES}
     assert all("token" not in t for t in listed)
 
 
-def test_bad_token_bodies_are_refused_with_codes(make_user, client):
-    user = make_user("ursula")
-    _, plaintext = tokens.create_token(user, "first")
-    for body, code in [(None, "invalid_body"), ({"name": ""}, "invalid_name"),
-                       ({"name": "x" * 65}, "invalid_name"), ({"name": "first"}, "duplicate"),
-                       ({"name": 7}, "invalid_body")]:
-        response = client.post("/api/v1/tokens", json=body, headers=_bearer(plaintext))
-        assert response.status_code == 400 and response.json["error"]["code"] == code
-    assert len(client.get("/api/v1/tokens", headers=_bearer(plaintext)).json) == 1
+def test_bad_token_names_and_scopes_are_refused_with_codes(make_user, app):
+    import pytest
+
+    from portal.services import ServiceError
+
+    with app.app_context():
+        user = db.session.merge(make_user("ursula"))
+        tokens.create_token(user, "first", "write")
+        for name, scope, code in [("", "read", "invalid_name"), ("x" * 65, "read", "invalid_name"),
+                                  ("first", "read", "duplicate"), ("ok", "root", "invalid_scope"),
+                                  ("ok", "admin", "admin_scope_forbidden")]:
+            with pytest.raises(ServiceError) as refused:
+                tokens.create_token(user, name, scope)
+            assert refused.value.code == code
+        assert len(tokens.list_tokens(user)) == 1
 
 
 def test_other_users_token_cannot_be_revoked(make_user, client):
