@@ -8,7 +8,7 @@ BIND=${PORTAL_BIND:-127.0.0.1:8080}
 # The portal's own state (database, secret key, credentials, logs, pids) is private to it:
 # var/portal, mode 0700, files 0600 (portal/statedir.py; the app refuses to start otherwise).
 # The rest of var/ (container images) stays readable: jobs read images as their users.
-STATE=var/portal
+STATE=${PORTAL_STATE_DIR:-${PORTAL_VAR_DIR:-var}/portal}
 mkdir -p var
 if [[ "${1:-}" == stop ]]; then
   for f in $STATE/worker.pid $STATE/gunicorn.pid var/worker.pid var/gunicorn.pid; do
