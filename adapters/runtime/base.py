@@ -89,11 +89,15 @@ class Runtime(ABC):
     # Whether session services get a scratch-writable root (`writable=True`).
     service_writable: bool = False
 
-    def __init__(self, binary: str | None = None, home: str | None = None):
+    def __init__(self, binary: str | None = None, home: str | None = None,
+                 mount_dir: str | None = None):
         """`binary` defaults to the runtime's command; `home` is the job owner's host home
-        directory. Raises ValueError for a home that is not an absolute normalised path."""
+        directory; `mount_dir` an existing directory of the owner's own where the runtime may
+        mount an image file (Charliecloud: a SquashFS custom image). Raises ValueError for
+        a path that is not absolute and normalised."""
         self.binary = self.default_binary if binary is None else binary
         self.home = check_path("home", home) if home else None
+        self.mount_dir = check_path("mount_dir", mount_dir) if mount_dir else None
 
     def exec_argv(
         self,

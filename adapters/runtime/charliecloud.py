@@ -41,6 +41,10 @@ class Charliecloud(Runtime):
             argv.append(f"--cd={workdir}")
         if writable:
             argv.append("--write")
+        if image.endswith(self.image_suffix) and self.mount_dir:
+            # Not ch-run's default /var/tmp/$USER.ch/mnt: another user can make that first
+            # and so stop every session from a custom image (the owner's own folder here).
+            argv.append(f"--mount={self.mount_dir}")
         return [*argv, image, "--", *command]
 
     def _bind_args(self, bind: Bind) -> list[str]:

@@ -195,7 +195,8 @@ def prepare(job: Job, backend: Backend, *, begin=None, dependency=None) -> JobSp
     )
     job.sbatch_args = sbatch_args(spec)
     job.script = scripts.render(data, job.sbatch_args)
-    backend.files.make_dirs(unix_user, root, job.directory)
+    backend.files.make_dirs(unix_user, root, job.directory,
+                            scripts.mount_dir(job.directory))  # an image file's mount
     backend.files.write(unix_user, data.command_file, job.command.encode("utf-8"))
     backend.files.write(unix_user, data.script_file, job.script.encode("utf-8"))
     return replace(spec, script=job.script)

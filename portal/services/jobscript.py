@@ -86,7 +86,7 @@ def container_argv(
     `service` builds a long-running session service (`Runtime.service_argv`) instead of a
     batch command (`Runtime.exec_argv`). Raises ValueError for a value that could be misread.
     """
-    runtime = make_runtime(data.runtime, home=data.home)
+    runtime = make_runtime(data.runtime, home=data.home, mount_dir=mount_dir(data.directory))
     extra = {}
     if service and getattr(data, "writable_root", None):
         extra["root"] = data.writable_root  # a session's kept writable layer (F4)
@@ -101,6 +101,12 @@ def container_argv(
         shm_size=data.shm_gb * 1024 if shm else 0,
         **extra,
     )
+
+
+def mount_dir(directory: str) -> str:
+    """Where the runtime mounts an image file for a job or session in `directory` (made by
+    the portal as the owner with the directory; see Charliecloud `--mount`)."""
+    return f"{directory}/.image-mount"
 
 
 def runtime_argv(data: ScriptInput) -> list[str]:

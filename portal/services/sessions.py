@@ -30,6 +30,7 @@ from portal.services import keys as keysvc
 from portal.services import sessionscript as scripts
 from portal.services import whitelists as wlsvc
 from portal.services.jobs import Backend, get_backend, job_root, require_membership
+from portal.services.jobscript import mount_dir
 from portal.services.passwords import hash_password
 from portal.services.requestcheck import project_limits
 from portal.services.sessionspec import SessionRequest, parse_request
@@ -158,7 +159,8 @@ def prepare(session: Session, backend: Backend) -> JobSpec:
     script = scripts.render(data, session.sbatch_args)
     user = session.user.unix_user
     root = data.directory.rsplit("/", 1)[0]
-    backend.files.make_dirs(user, root, data.directory)
+    backend.files.make_dirs(user, root, data.directory,
+                            mount_dir(data.directory))  # an image file's mount
     if "ssh" in session.services:
         sshd = Sshd(backend.scheduler.runner, backend.files)
         sshd.prepare(user, data.sshd_spec, authorized_keys(session))

@@ -217,6 +217,13 @@ def test_nobody_can_swap_bobs_committed_image(world):
     _wait_running(world, second)
     out = _in_container(world, second, f"cat {MARKER}; test -e {EVIL} && echo EVIL || true")
     assert out.split() == ["committed-by-bob"]
+    # mounted in bob's own session folder, not /var/tmp/bob.ch, which carol could make
+    with world.app.test_request_context():
+        data = sessionsvc.script_input(db.session.get(Session, second))
+        argv = container_argv(data, ["true"], service=True, shm=False)
+        db.session.remove()
+    mount = f"{data.directory}/.image-mount"
+    assert f"--mount={mount}" in argv and os.stat(mount).st_uid == pwd.getpwnam("bob").pw_uid
 
 
 def test_an_image_changed_after_commit_is_refused_and_bob_can_delete_it(world):

@@ -10,6 +10,7 @@ import pytest
 
 from adapters.runtime import Bind, make_runtime
 from portal.services import sessionscript as scripts
+from portal.services.jobscript import container_argv
 
 ROOT = "/home/alice/portal-sessions/7-abc/rootfs"
 
@@ -55,6 +56,16 @@ def test_charliecloud_starts_squashfs_files(tmp_path):
     assert not runtime.image_exists(str(tmp_path / "nothing.sqfs"))
     argv = runtime.service_argv(str(image), ["jupyter"])
     assert argv[argv.index("--") - 1] == str(image) and "--write" not in argv
+
+
+def test_a_squashfs_image_is_mounted_in_the_owners_own_folder():
+    """Not ch-run's default /var/tmp/$USER.ch/mnt, which another user can make first (then
+    ch-run fails: "can't mkdir: /var/tmp/bob.ch/mnt: Permission denied")."""
+    data = _input(writable=False, image_path="/store/proja/3-x-v1.sqfs")
+    argv = container_argv(data, ["true"], service=True)
+    assert "--mount=/home/alice/portal-sessions/7-abc/.image-mount" in argv
+    assert not any(a.startswith("--mount") for a in container_argv(
+        _input(writable=False), ["true"], service=True))  # a directory image: no mount
 
 
 def test_apptainer_overlay_and_build_plan():
