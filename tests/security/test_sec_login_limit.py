@@ -53,14 +53,15 @@ print(json.dumps(out))
 def portal():
     """Two gunicorn servers (2 workers each) on one database; alice and carol exist."""
     host = PortalHost()
-    host.init()
-    for name in ("alice", "carol"):
-        done = host.portal("user", "create", name, "--unix-user", name, "--password-stdin",
-                           stdin=PASSWORD + "\n")
-        assert done.returncode == 0, done.stderr
-    servers = [host.gunicorn(workers=2), host.gunicorn(workers=2)]
-    yield host, servers
-    host.stop()
+    try:
+        host.init()
+        for name in ("alice", "carol"):
+            done = host.portal("user", "create", name, "--unix-user", name, "--password-stdin",
+                               stdin=PASSWORD + "\n")
+            assert done.returncode == 0, done.stderr
+        yield host, [host.gunicorn(workers=2), host.gunicorn(workers=2)]
+    finally:
+        host.stop()  # the servers and the scratch tree, also when the set-up failed
 
 
 def _bob_tries(plan: list[list[str]]) -> list[list]:

@@ -28,9 +28,11 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def host():
     host = PortalHost()
-    host.init()
-    yield host
-    host.stop()
+    try:
+        host.init()
+        yield host
+    finally:
+        host.stop()
 
 
 def _mode(path) -> int:
