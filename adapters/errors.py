@@ -21,7 +21,31 @@ UNREACHABLE_PATTERNS = (
     "zero bytes were transmitted or received",
     "problem talking to the database",
     "slurmdbd: connection",
+    # slurmdbd answers but its MariaDB/MySQL does not (measured on 22.05, tests/data/slurm:
+    # sacctmgr prints only "Sending PersistInit msg: Unable to connect to database").
+    "unable to connect to database",
+    "persistinit msg",
+    "no response to persist_init",
+    # A compute node's slurmd (srun, sattach, scontrol listpids; Slurm's errno words).
+    "unable to contact slurmd",
+    "communication connection failure",
 )
+# What is down, by the words of the first pattern that matches (most specific first); the
+# program decides where the words alone cannot ("Connection refused").
+OUTAGE_PATTERNS = (
+    ("database", ("unable to connect to database",)),
+    ("slurmdbd", ("persistinit msg", "persist_conn", "persist_init",
+                  "problem talking to the database", "slurmdbd: connection")),
+    ("node", ("unable to contact slurmd", "communication connection failure")),
+    ("controller", ("unable to contact slurm controller", "socket timed out on send/recv",
+                    "slurm_load_jobs error", "zero bytes were transmitted or received")),
+)
+ACCOUNTING_PROGRAMS = ("sacct", "sacctmgr", "sreport", "sshare")
+SLURM_PROGRAMS = (*ACCOUNTING_PROGRAMS, "sbatch", "squeue", "scontrol", "scancel", "srun",
+                  "sattach", "sinfo", "sstat")
+# The request certainly never reached slurmctld: no connection was ever made. Anything else
+# ("Socket timed out", a killed sbatch) may still be processed once the controller wakes.
+NEVER_SENT_PATTERNS = ("unable to contact slurm controller (connect failure)",)
 # How runuser/sudo/the shell say that the target binary does not exist.
 NOT_FOUND_PATTERNS = (
     "failed to execute",
@@ -62,7 +86,14 @@ class CommandFailed(AdapterError):
 
 
 class SlurmUnreachable(CommandFailed):
-    """slurmctld (or slurmdbd) did not answer: a job's state is UNKNOWN, not gone."""
+    """slurmctld (or slurmdbd) did not answer: a job's state is UNKNOWN, not gone.
+
+    `outage` names what is down ("controller", "slurmdbd", "database", "node" or None).
+    """
+
+    @property
+    def outage(self) -> str | None:
+        return outage_of(self)
 
 
 class SlurmRejected(CommandFailed):
@@ -114,3 +145,35 @@ def looks_not_found(returncode: int, stderr: str, helper: str) -> bool:
     first = text.splitlines()[0].lower() if text else ""
     program = first.partition(":")[0].rsplit("/", 1)[-1]  # "/usr/bin/env: …" → "env"
     return program == helper.lower() and any(p in first for p in NOT_FOUND_PATTERNS)
+
+
+def outage_of(exc: BaseException) -> str | None:
+    """What did not answer, for a person: "controller" (slurmctld), "slurmdbd", "database"
+    (the MariaDB/MySQL behind slurmdbd), "node" (a compute node's slurmd), or None.
+
+    Judged from the words the command printed, else from the program that timed out or
+    could not connect (sacct/sacctmgr talk to slurmdbd, the others to slurmctld).
+    """
+    if not isinstance(exc, SlurmUnreachable | CommandTimeout):
+        return None
+    low = (exc.stderr or "").lower() + "\n" + (exc.message or "").lower()
+    for component, patterns in OUTAGE_PATTERNS:
+        if any(p in low for p in patterns):
+            return component
+    return "slurmdbd" if _program(exc.argv) in ACCOUNTING_PROGRAMS else "controller"
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when the command could not even connect to slurmctld, so nothing it asked for
+    can ever be done (a refused connection; not a timeout, whose request may still be
+    queued inside a frozen controller and processed when it wakes)."""
+    if not isinstance(exc, SlurmUnreachable):
+        return False
+    low = (exc.stderr or exc.message or "").lower()
+    return any(p in low for p in NEVER_SENT_PATTERNS)
+
+
+def _program(argv: Sequence[str]) -> str:
+    """The Slurm program in a command line, past any run-as prefix (runuser -u x --)."""
+    names = [a.rsplit("/", 1)[-1] for a in argv]
+    return next((n for n in names if n in SLURM_PROGRAMS), names[0] if names else "")

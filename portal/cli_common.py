@@ -95,3 +95,67 @@ def echo_items(data, as_json: bool, line, *, default=None) -> None:
         return
     for item in data if isinstance(data, list) else [data]:
         click.echo(line(item))
+
+
+IDEMPOTENCY_OPTION = click.option(
+    "--idempotency-key", "idempotency_key", default=None, metavar="KEY",
+    help="Do this at most once: the same command with the same KEY prints the first "
+         "result instead of creating again (default: a new key for each invocation).")
+
+
+def create_once(user, key: str | None, what: str, args: dict, create, kind: str):
+    """Run `create()` (which returns the new row) at most once for (user, `key`).
+
+    The CLI's side of the API's Idempotency-Key (portal/services/idempotency.py, issue
+    #13): every invocation claims a key (a fresh uuid unless --idempotency-key gives one),
+    so a script that repeats the command with its key after an unclear failure gets the
+    first result back. A lost database connection (the CLI's "connection error") is
+    retried once with the same key: if the first try recorded the row, the retry returns
+    it instead of creating a second one. Returns the row (new or the first one).
+    """
+    import time
+    import uuid
+
+    from sqlalchemy.exc import DBAPIError
+
+    from portal import db
+    from portal.services import ServiceError
+    from portal.services import idempotency as idem
+
+    key = key or uuid.uuid4().hex
+    body = json.dumps(args, sort_keys=True, default=str).encode()
+    for attempt in (1, 2):
+        try:
+            outcome = idem.begin(user, key, "CLI", what, body, takeover=attempt == 2)
+            if isinstance(outcome, idem.Replay):
+                return _replayed(outcome)
+            try:
+                row = create()
+            except ServiceError as exc:
+                idem.finish(outcome.id, exc.status, json.dumps(
+                    {"error": {"code": exc.code, "message": str(exc.message)}}))
+                raise
+            idem.finish(outcome.id, 201, json.dumps({"resource": f"{kind}:{row.id}"}))
+            return row
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated and "locked" not in str(exc):
+                raise
+            click.echo("warning: the database connection failed; trying once more with the "
+                       "same idempotency key", err=True)
+            db.session.rollback()
+            time.sleep(1.0)
+    raise AssertionError("unreachable")
+
+
+def _replayed(replay):
+    """The row a replayed key made; a replayed refusal exits 1 with its message."""
+    from portal.services import idempotency as idem
+
+    stored = json.loads(replay.body) if replay.body else {}
+    if "error" in stored:
+        fail(stored["error"]["message"])
+    row = idem.load(stored.get("resource") or replay.resource)
+    if row is None:
+        fail("this idempotency key was used for something that no longer exists")
+    click.echo("(idempotency key seen before: showing the first result)", err=True)
+    return row

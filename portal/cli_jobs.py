@@ -11,7 +11,14 @@ import sys
 
 import click
 
-from portal.cli_common import USER_OPTION, acting_user, echo_items, service_context
+from portal.cli_common import (
+    IDEMPOTENCY_OPTION,
+    USER_OPTION,
+    acting_user,
+    create_once,
+    echo_items,
+    service_context,
+)
 
 
 def _spec_options(function):
@@ -75,7 +82,8 @@ def job_show(job_id, username):
 @click.option("--template", "template_id", type=int, default=None)
 @_spec_options
 @USER_OPTION
-def job_run(name, template_id, username, **kwargs):
+@IDEMPOTENCY_OPTION
+def job_run(name, template_id, username, idempotency_key, **kwargs):
     """Submit a job (or run a template; given options override it)."""
     from portal.services import jobs, jobtemplates
 
@@ -83,9 +91,12 @@ def job_run(name, template_id, username, **kwargs):
         data = _spec(kwargs)
         if template_id is not None:
             given = {k: v for k, v in data.items() if v is not None}
-            job = jobtemplates.run_template(user, template_id, {**given, "name": name})
+            job = create_once(user, idempotency_key, "job run", {**given, "name": name,
+                              "template": template_id}, lambda: jobtemplates.run_template(
+                                  user, template_id, {**given, "name": name}), "job")
         else:
-            job = jobs.create_job(user, {**data, "name": name})
+            job = create_once(user, idempotency_key, "job run", {**data, "name": name},
+                              lambda: jobs.create_job(user, {**data, "name": name}), "job")
         click.echo(f"job {job.id} ({job.name}): Slurm job {job.slurm_job_id or '?'}, "
                    f"{job.state}{' — ' + job.error if job.error else ''}")
 
@@ -209,12 +220,15 @@ def schedule_preview(cron, timezone, start, end):
               default="skip")
 @click.option("--description", default="")
 @USER_OPTION
-def schedule_create(name, username, **kwargs):
+@IDEMPOTENCY_OPTION
+def schedule_create(name, username, idempotency_key, **kwargs):
     """Create a schedule; its first run is submitted at once."""
     from portal.services import schedules
 
     with acting_user(username) as user:
-        created = schedules.create_schedule(user, {**kwargs, "name": name})
+        data = {**kwargs, "name": name}
+        created = create_once(user, idempotency_key, "schedule create", data,
+                              lambda: schedules.create_schedule(user, data), "schedule")
         upcoming = schedules.upcoming_run(created)
         nxt = f"{upcoming.name} (Slurm job {upcoming.slurm_job_id})" if upcoming else "none"
         click.echo(f"schedule {created.id} ({created.name}) created; next run: {nxt}")

@@ -11,6 +11,7 @@ import click
 
 from portal import cli_common
 from portal.cli_common import (
+    IDEMPOTENCY_OPTION,
     USER_OPTION,
     acting_user,
     echo_items,
@@ -124,15 +125,21 @@ def session_list(username, as_json):
               help="Keep changes to the container (needed to save it as a custom image; "
                    "start-up takes longer).")
 @USER_OPTION
-def session_create(name, hours, username, **options):
+@IDEMPOTENCY_OPTION
+def session_create(name, hours, username, idempotency_key, **options):
     """Create a session and print its id and Slurm job id."""
     from portal.services import sessions
 
     data = {**options, "name": name, "ssh_auth": "key" if options["ssh_key_ids"] else "none",
             "end": "hours" if hours else "never", "hours": hours}
     with acting_user(username) as user:
-        created = sessions.create_session(user, data)
-        click.echo(f"session {created.id} submitted as Slurm job {created.slurm_job_id}")
+        created = cli_common.create_once(user, idempotency_key, "session create", data,
+                                         lambda: sessions.create_session(user, data),
+                                         "session")
+        if sessions.submission_uncertain(created):
+            click.echo(f"session {created.id}: {sessions.uncertain_message(created)}")
+        else:
+            click.echo(f"session {created.id} submitted as Slurm job {created.slurm_job_id}")
 
 
 @session.command("delete")

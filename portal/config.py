@@ -50,6 +50,14 @@ class Defaults:
     COMMAND_TIMEOUT = 30.0
     RUN_AS_PREFIX = None  # None: `runuser -u {user} --` as root, else `sudo -n -u {user} --`
     WORKER_INTERVAL = 10.0
+    # Submissions whose sbatch got no answer (issue #13, portal/services/submission.py):
+    # never resubmitted until the controller has answered for this long since (a request
+    # queued in a frozen slurmctld was processed 16 ms after it woke; MessageTimeout is
+    # 10 s), and an attempt with no recorded end counts as in flight for this long.
+    SUBMIT_SETTLE_SECONDS = 60.0
+    SUBMIT_INFLIGHT_SECONDS = 150.0
+    # API/CLI Idempotency-Key answers are kept this long.
+    IDEMPOTENCY_KEEP_HOURS = 24.0
     CLUSTER_CACHE_MAX_AGE = 120.0
     # GPU rental overview (F5): peak hours, in the portal's timezone (`default_timezone`,
     # else UTC). Weekdays 0 = Monday; hours from start (inclusive) to end (exclusive).

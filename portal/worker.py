@@ -26,6 +26,7 @@ from portal.services import (
     approvals,
     cluster,
     custom_images,
+    duplicates,
     heartbeat,
     jobsync,
     monitoring,
@@ -139,6 +140,7 @@ STEPS: list[tuple[str, Callable[[Cycle], None]]] = [
     ("jobs", _jobs),
     ("schedules", _schedules),
     ("sessions", _sessions),
+    ("duplicates", duplicates.worker_step),  # issue #13: one Slurm job per portal job
     ("approvals", _approvals),
     ("monitoring", _monitoring),
     ("custom_images", _custom_images),

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from adapters.errors import CommandTimeout, SlurmUnreachable
-
 log = logging.getLogger(__name__)
 
 
@@ -330,19 +328,12 @@ class Scheduler(ABC):
         """The job carrying `tag` as its comment, or None."""
 
     def submit_idempotent(self, spec: JobSpec, *, as_user: str, tag: str) -> str:
-        """Submit tagged with `tag`; after a timeout, look the job up before resubmitting.
+        """Submit tagged with `tag` (its --comment), ONCE; the caller records `tag` first.
 
-        The caller records `tag` (the submission's uuid) before calling. If the first
-        attempt times out or the controller stops answering, the job may or may not
-        exist: it is looked up by its tag and only submitted again (once) when absent.
-        If the look-up itself fails, that error is raised and nothing is resubmitted.
+        After a timeout or "Socket timed out" the job may exist, or come to exist later:
+        a request queued in a frozen slurmctld is processed when it wakes, after a look-up
+        by tag may already have said "not there" (measured: portal/services/submission.py).
+        So this never looks up and submits again; it raises, and the caller leaves the tag
+        to be adopted (or given up once Slurm can no longer process the request).
         """
-        tagged = replace(spec, comment=tag)
-        try:
-            return self.submit(tagged, as_user=as_user)
-        except (CommandTimeout, SlurmUnreachable) as exc:
-            log.warning("submission %s uncertain (%s); looking it up", tag, exc.message)
-        found = self.find_by_comment(tag, user=as_user)
-        if found is not None:
-            return found.id
-        return self.submit(tagged, as_user=as_user)
+        return self.submit(replace(spec, comment=tag), as_user=as_user)

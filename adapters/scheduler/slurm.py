@@ -279,9 +279,12 @@ class SlurmScheduler(Scheduler):
             return JobState.UNKNOWN
 
     def find_by_comment(self, tag: str, *, user: str | None = None) -> JobInfo | None:
-        """The newest job the controller knows with comment `tag`, or None."""
+        """The first (lowest id) job the controller knows with comment `tag`, or None.
+
+        The first is the one a portal row adopts; any later one with the same tag is a
+        duplicate that portal/services/duplicates.py cancels."""
         jobs = self.info_all(user=user, comment=tag)
-        return max(jobs, key=lambda j: _id_key(j.id)) if jobs else None
+        return min(jobs, key=lambda j: _id_key(j.id)) if jobs else None
 
     def history(
         self,

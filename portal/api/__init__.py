@@ -9,6 +9,7 @@ from portal.api import (  # noqa: E402,F401
     costs,  # noqa: E402,F401
     custom_images,  # noqa: E402,F401
     gpu_usage,  # noqa: E402,F401
+    idempotency,  # noqa: E402,F401 - Idempotency-Key on every POST (issue #13)
     jobs,
     keys,
     monitoring,  # noqa: E402,F401

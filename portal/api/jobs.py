@@ -9,6 +9,7 @@ from flask import Response, g, jsonify, request
 
 from portal.api import bp
 from portal.api.auth import token_required
+from portal.api.errors import error_response
 from portal.api.jobs_openapi import register
 from portal.services import ServiceError, joblog, jobtemplates, schedules
 from portal.services import jobs as jobsvc
@@ -76,6 +77,16 @@ def create_job():
         job = jobtemplates.run_template(g.api_user, template_id, overrides)
     else:
         job = jobsvc.create_job(g.api_user, body)
+    return created(job)
+
+
+def created(job):
+    """201 with the job; 503 with the job when sbatch got no answer (issue #13): it is on
+    record and never submitted twice, but whether Slurm took it is not known yet."""
+    if jobsvc.submission_uncertain(job):
+        return error_response("slurm_unavailable", jobsvc.uncertain_message(job), 503,
+                              details={"outage": "controller", "job_id": job.id},
+                              job=job_json(job, full=True))
     return jsonify(job_json(job, full=True)), 201
 
 
@@ -152,7 +163,7 @@ def delete_template(template_id: int):
 @token_required
 def run_template(template_id: int):
     job = jobtemplates.run_template(g.api_user, template_id, _body(optional=True))
-    return jsonify(job_json(job, full=True)), 201
+    return created(job)
 
 
 def schedule_json(schedule, full: bool = False) -> dict:

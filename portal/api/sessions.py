@@ -52,6 +52,10 @@ def create_session():
         created = sessionbatch.batch_create(g.api_user, body, body.get("members"))
         return jsonify([session_json(s) for s in created]), 201
     session = svc.create_session(g.api_user, body)
+    if svc.submission_uncertain(session):  # on record, never submitted twice (issue #13)
+        return error_response("slurm_unavailable", svc.uncertain_message(session), 503,
+                              details={"outage": "controller", "session_id": session.id},
+                              session=session_json(session))
     return jsonify(session_json(session, connection=True)), 201
 
 

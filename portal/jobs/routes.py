@@ -51,9 +51,8 @@ def new():
     except ServiceError as exc:
         flash(str(exc.message), "error")
         return render_template("jobs/new.html", form=form, template=template), 400
-    if job.error:
-        flash(_("Slurm did not answer (%(error)s); the portal will look the job up and "
-                "submit it if needed.", error=job.error), "error")
+    if jobsvc.submission_uncertain(job):
+        flash(jobsvc.uncertain_message(job), "error")
     else:
         flash(_("Job %(name)s submitted (Slurm job %(id)s).", name=job.name,
                 id=job.slurm_job_id), "info")

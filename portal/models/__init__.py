@@ -6,6 +6,7 @@ from portal.models.accounting import AccountingRecord, Price
 from portal.models.audit import AuditEvent
 from portal.models.cluster import ClusterSnapshot
 from portal.models.custom_images import CustomImage
+from portal.models.idempotency import IdempotencyKey
 from portal.models.jobs import Job, JobEvent, JobTemplate, Schedule, ScheduleEvent
 from portal.models.login_limit import LoginAttempt
 from portal.models.monitoring import SessionMetric, SessionMetricCursor
@@ -34,6 +35,7 @@ __all__ = [
     "CustomImage",
     "ExtensionRequest",
     "ExtensionStatus",
+    "IdempotencyKey",
     "Job",
     "JobEvent",
     "JobTemplate",

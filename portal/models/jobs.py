@@ -76,6 +76,10 @@ class Job(JobSpecMixin, Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The last sbatch attempt: when it began (files first), and when it ended without an
+    # answer (None once answered). See portal/services/submission.py (issue #13).
+    submit_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    submit_ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
 

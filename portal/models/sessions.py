@@ -116,6 +116,9 @@ class Session(Base):
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The last sbatch attempt, as on jobs (portal/services/submission.py, issue #13).
+    submit_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    submit_ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     ready_at: Mapped[datetime | None] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)

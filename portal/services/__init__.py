@@ -6,10 +6,13 @@ class ServiceError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, code: str = "invalid", status: int | None = None):
+    def __init__(self, message: str, code: str = "invalid", status: int | None = None,
+                 details: dict | None = None):
         super().__init__(message)
         self.message = message
         self.code = code
+        # Extra JSON-safe fields for API clients (e.g. {"outage": "controller"}).
+        self.details = details or {}
         if status is not None:
             self.status = status
 

@@ -41,6 +41,15 @@ EVENTS = {
     "lost": _l("Slurm has no record of this job"),
     "rejected": _l("Slurm refused the job: %(message)s"),
     "cancel_requested": _l("Cancel requested"),
+    # Submission reliability (issue #13, portal/services/submission.py).
+    "submit_uncertain": _l("Slurm did not answer the submission (%(message)s); the portal "
+                           "is looking it up by its tag"),
+    "not_submitted": _l("Never reached Slurm: nothing runs. Run the job again if you still "
+                        "need it"),
+    "duplicate_cancelled": _l("A second Slurm job %(slurm_job_id)s with this job's tag was "
+                              "cancelled (%(state)s); Slurm job %(kept)s is this job"),
+    "orphan_cancelled": _l("Slurm job %(slurm_job_id)s with this job's tag appeared after "
+                           "the portal had given up on it, and was cancelled"),
 }
 
 HISTORY = {

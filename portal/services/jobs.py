@@ -8,6 +8,7 @@ after any crash the worker can find it again instead of submitting twice (decisi
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -30,13 +31,25 @@ from adapters.scheduler.slurm import sbatch_args
 from adapters.userfiles import UserFiles
 from portal import db
 from portal.models import Job, JobEvent, Membership, ProjectRole
-from portal.services import Forbidden, NotFound, ServiceError, approvals, audit, cluster
+from portal.services import (
+    Forbidden,
+    NotFound,
+    ServiceError,
+    approvals,
+    audit,
+    cluster,
+    idempotency,
+    outage,
+    submission,
+)
 from portal.services import jobscript as scripts
 from portal.services.images import get_image
 from portal.services.jobspec import JobRequest, parse_request, validate_name
 from portal.services.requestcheck import capped_minutes, project_limits
 from portal.services.users import current_membership, user_projects
 from portal.slurm import make_scheduler
+
+log = logging.getLogger(__name__)
 
 TAG_PREFIX = "portal-job-"
 ACTIVE = ("submitting", "pending", "held", "running", "completing", "suspended", "unknown")
@@ -103,10 +116,12 @@ def job_root(unix_user: str) -> tuple[str, str]:
 def create_job(user, data: Mapping, *, template=None, backend: Backend | None = None) -> Job:
     """Validate, record and submit a job from a form, JSON body or template.
 
-    Returns the job (state "pending", or "submitting" with `error` set when Slurm did not
-    answer: the worker then finds or resubmits it). Raises ServiceError for bad input
-    and ServiceError("slurm_rejected") with Slurm's words when Slurm refuses; nothing is
-    kept in that case.
+    Returns the job: "pending", or "submitting" with `error` set when Slurm did not answer
+    (then it is never submitted again automatically: see portal/services/submission.py;
+    `submission_uncertain(job)` is true and the API answers 503). Raises ServiceError for
+    bad input, ServiceError("slurm_rejected") with Slurm's words when Slurm refuses, and a
+    503 "slurm_unavailable" naming the outage when Slurm could not be reached at all;
+    nothing is kept in those cases.
     """
     membership = require_membership(user)
     from portal.services.activation import require_activated
@@ -119,13 +134,28 @@ def create_job(user, data: Mapping, *, template=None, backend: Backend | None = 
                             limits=project_limits(membership.project))
     job = new_job(user, membership, name, request, template_id=getattr(template, "id", None))
     db.session.add(job)
-    db.session.commit()
+    db.session.flush()
+    idempotency.attach("job", job.id)  # an API retry with the same key finds this job
+    db.session.commit()  # the tag is on record before anything else happens
     backend = backend or get_backend()
     launch(job, backend)
     approvals.record("job", job, backend, reason=data.get("reason"))
     audit.record("job.create", f"job:{job.id}", actor=user, name=job.name,
                  slurm_job_id=job.slurm_job_id)
     return job
+
+
+def submission_uncertain(job: Job) -> bool:
+    """True when the job's sbatch got no answer and the worker has not resolved it yet."""
+    return job.state == "submitting" and job.slurm_job_id is None and bool(job.error)
+
+
+def uncertain_message(job: Job) -> str:
+    """What the create answers when sbatch got no answer (page message, API 503)."""
+    return str(_l("Slurm's controller did not confirm job %(id)s (%(error)s). It is recorded "
+                  "and will not be submitted twice: the portal looks it up by its tag and "
+                  "shows here within a few minutes whether Slurm accepted it. Do not submit "
+                  "it again before then.", id=job.id, error=job.error))
 
 
 def new_job(user, membership, name: str, request: JobRequest, **extra) -> Job:
@@ -162,11 +192,20 @@ def _partition(job: Job) -> str | None:
     return current_app.config.get("CPU_PARTITION", "cpu") if "cpu" in names else None
 
 
-def prepare(job: Job, backend: Backend, *, begin=None, dependency=None) -> JobSpec:
-    """Write the job's directory, command file and script as its owner; return the spec.
+@dataclass
+class Files:
+    """What `plan` decided to write as the job's owner (written by `write_files`)."""
 
-    Raises ServiceError (unknown image or account, unusable path) or AdapterError.
-    """
+    user: str
+    root: str
+    directory: str
+    writes: list[tuple[str, bytes]]
+
+
+def plan(job: Job, *, begin=None, dependency=None) -> tuple[JobSpec, Files]:
+    """The job's spec and files, from the database only (no command runs here): sets the
+    row's directory, sbatch options and script. Raises ServiceError (unknown image or
+    account, unusable path)."""
     unix_user = job.user.unix_user
     home, root = job_root(unix_user)
     job.directory = f"{root}/{job.id}-{job.uuid[:12]}"
@@ -195,61 +234,105 @@ def prepare(job: Job, backend: Backend, *, begin=None, dependency=None) -> JobSp
     )
     job.sbatch_args = sbatch_args(spec)
     job.script = scripts.render(data, job.sbatch_args)
-    backend.files.make_dirs(unix_user, root, job.directory,
-                            scripts.mount_dir(job.directory))  # an image file's mount
-    backend.files.write(unix_user, data.command_file, job.command.encode("utf-8"))
-    backend.files.write(unix_user, data.script_file, job.script.encode("utf-8"))
-    return replace(spec, script=job.script)
+    files = Files(unix_user, root, job.directory, [
+        (data.command_file, job.command.encode("utf-8")),
+        (data.script_file, job.script.encode("utf-8")),
+    ])
+    return replace(spec, script=job.script), files
+
+
+def write_files(backend: Backend, files: Files) -> None:
+    """Make the job directory and write its files as the owner (commands: no transaction
+    may be open). Raises AdapterError or ValueError."""
+    backend.files.make_dirs(files.user, files.root, files.directory,
+                            scripts.mount_dir(files.directory))  # an image file's mount
+    for path, content in files.writes:
+        backend.files.write(files.user, path, content)
+
+
+def prepare(job: Job, backend: Backend, *, begin=None, dependency=None) -> JobSpec:
+    """`plan` and `write_files` in one go (for callers that hold no transaction)."""
+    spec, files = plan(job, begin=begin, dependency=dependency)
+    write_files(backend, files)
+    return spec
 
 
 def launch(job: Job, backend: Backend, *, begin=None, dependency=None, keep_rejected=False):
-    """Write the files and submit `job` (already committed, so its tag is on record).
+    """Write the files and submit `job` exactly once, in the three steps of
+    portal/services/submission.py: plan and commit (the tag is on record first), run the
+    commands with no database transaction open, record the answer in a new transaction.
 
     On refusal the row is deleted (or kept as "failed" with `keep_rejected`) and
-    ServiceError("slurm_rejected") raised; when Slurm does not answer the job stays
-    "submitting" with `error` set for the worker to resolve.
+    ServiceError raised: "slurm_rejected" with Slurm's words, or a 503 naming the outage
+    when Slurm could not be reached at all. When Slurm did not answer, the job stays
+    "submitting" with `error` and `submit_ended_at` set, for the worker to adopt by its tag
+    or, once Slurm can no longer process the request, to mark as never submitted.
     """
     if job.partition is None:
         job.partition = _partition(job)
+    unix_user = job.user.unix_user
     try:
-        spec = prepare(job, backend, begin=begin, dependency=dependency)
-        spec = approvals.gate(spec, job.project, job.gpu_count)  # over the threshold: held
-        slurm_id = backend.scheduler.submit_idempotent(
-            spec, as_user=job.user.unix_user, tag=tag_of(job)
-        )
-    except (SlurmUnreachable, CommandTimeout) as exc:
-        job.error = exc.message
+        with db.session.no_autoflush:  # reads only: no write lock while images are checked
+            spec, files = plan(job, begin=begin, dependency=dependency)
+            spec = approvals.gate(spec, job.project, job.gpu_count)  # over threshold: held
+    except (ServiceError, AdapterError, ValueError) as exc:
+        _rejected(job, backend, exc, keep_rejected, unix_user, files_written=False)
+    result = submission.attempt(job, lambda: write_files(backend, files), backend.scheduler,
+                                spec, as_user=unix_user, tag=tag_of(job))
+    submission.reload(job)
+    if result.uncertain is not None:
+        if job.slurm_job_id is None:
+            submission.mark_uncertain(job, result.uncertain)
+            event(job, "submit_uncertain", message=job.error)
         db.session.commit()
         return job
-    except (SlurmRejected, ServiceError, AdapterError, ValueError) as exc:
-        _rejected(job, backend, exc, keep_rejected)
-    job.slurm_job_id = slurm_id
-    job.state, job.error = "pending", None
+    if result.refused is not None:
+        _rejected(job, backend, result.refused, keep_rejected, unix_user,
+                  files_written=result.files_written)
+    deleted_meanwhile = job.state == "cancelled"
+    job.slurm_job_id = result.slurm_id
+    job.state, job.error, job.submit_ended_at = "pending", None, None
     job.submitted_at = db.utcnow()
-    event(job, "submitted", slurm_job_id=slurm_id, begin=begin.isoformat() if begin else None)
+    event(job, "submitted", slurm_job_id=result.slurm_id,
+          begin=begin.isoformat() if begin else None)
     db.session.commit()
+    if deleted_meanwhile:  # the owner deleted it while sbatch ran: cancel what sbatch made
+        try:
+            cancel(job, backend)
+            db.session.commit()
+        except ServiceError as exc:
+            log.warning("job %s was deleted while submitting; cancel failed: %s", job.id,
+                        exc.message)
     return job
 
 
-def _rejected(job: Job, backend: Backend, exc: Exception, keep: bool):
+def _rejected(job: Job, backend: Backend, exc: BaseException, keep: bool, unix_user,
+              files_written: bool = True):
+    """Nothing reached Slurm (or Slurm said no): keep the row as "failed" or delete it, then
+    remove the files (a command: after the commit) and raise the ServiceError."""
     message = getattr(exc, "message", None) or str(exc)
-    code = exc.code if isinstance(exc, ServiceError) else "slurm_rejected"
     if keep:
         job.state, job.error, job.upcoming = "failed", str(message), False
         event(job, "rejected", message=str(message))
         db.session.commit()
     else:
-        if job.directory and job.user.unix_user:
-            try:
-                backend.files.remove_tree(job.user.unix_user, job.directory)
-            except (AdapterError, ValueError):
-                pass  # nothing to clean, or not ours to clean
+        directory = job.directory
         db.session.delete(job)
         db.session.commit()
-    if isinstance(exc, SlurmRejected):
-        raise ServiceError(_l("Slurm refused the job: %(message)s", message=message), code)
+        if files_written and directory and unix_user:
+            try:
+                backend.files.remove_tree(unix_user, directory)
+            except (AdapterError, ValueError):
+                pass  # nothing to clean, or not ours to clean
     if isinstance(exc, ServiceError):
         raise exc
+    if isinstance(exc, SlurmUnreachable | CommandTimeout) and files_written:
+        raise outage.unavailable(exc, _l("Nothing was submitted; run the job again when "
+                                         "Slurm is back.")) from None
+    if isinstance(exc, SlurmRejected):
+        raise ServiceError(_l("Slurm refused the job: %(message)s", message=message),
+                           "slurm_rejected")
+    code = exc.code if isinstance(exc, ServiceError) else "slurm_rejected"
     raise ServiceError(_l("The job could not be prepared: %(message)s", message=message), code)
 
 
@@ -313,7 +396,7 @@ def _adopt_for_cancel(job: Job, backend: Backend) -> None:
     try:
         found = backend.scheduler.find_by_comment(tag_of(job), user=job.user.unix_user)
     except AdapterError as exc:
-        raise ServiceError(exc.message, "slurm_unavailable", 503) from None
+        raise outage.unavailable(exc) from None
     if found is not None:
         job.slurm_job_id = found.id
 
@@ -327,7 +410,7 @@ def cancel(job: Job, backend: Backend) -> None:
     except SlurmRejected as exc:
         raise ServiceError(exc.message, "slurm_rejected") from None
     except AdapterError as exc:
-        raise ServiceError(exc.message, "slurm_unavailable", 503) from None
+        raise outage.unavailable(exc) from None
     event(job, "cancel_requested")
 
 

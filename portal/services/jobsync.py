@@ -12,13 +12,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from adapters.errors import AdapterError
 from portal import db
 from portal.models import Job
-from portal.services import cluster
+from portal.services import cluster, submission
 from portal.services import jobs as jobsvc
 
 log = logging.getLogger(__name__)
@@ -43,14 +42,23 @@ def naive_utc(value) -> datetime | None:
 
 
 def index_jobs(snapshot_jobs: list[dict] | None) -> tuple[dict, dict]:
-    """(by Slurm id, by portal tag) for the snapshot's job dicts."""
+    """(by Slurm id, by portal tag) for the snapshot's job dicts. A tag maps to its first
+    (lowest id) job: the one a row adopts; later ones are duplicates (duplicates.py)."""
     by_id, by_tag = {}, {}
     for info in snapshot_jobs or []:
         by_id[info["id"]] = info
         comment = info.get("comment") or ""
         if comment.startswith(jobsvc.TAG_PREFIX):
-            by_tag[comment] = info
+            known = by_tag.get(comment)
+            if known is None or id_key(info["id"]) < id_key(known["id"]):
+                by_tag[comment] = info
     return by_id, by_tag
+
+
+def id_key(slurm_id: str) -> tuple[int, str]:
+    """Slurm ids in submission order ("99" before "100")."""
+    head = "".join(ch for ch in str(slurm_id).split("_")[0] if ch.isdigit())
+    return (int(head) if head else 0, str(slurm_id))
 
 
 def apply(job: Job, info: dict) -> bool:
@@ -147,34 +155,38 @@ def _from_history(backend, pending: list[tuple[Job, dict | None]], now: datetime
 
 
 def _recover(job: Job, backend, by_tag: dict, now: datetime) -> int:
-    """A job recorded but not known to be submitted: adopt it by its tag, or resubmit.
-
-    Schedule runs are left to the schedule step (it holds the schedule's lock). A plain
-    job is resubmitted only once its submission is older than the lock lease (so one
-    still in flight elsewhere is never doubled) and neither squeue nor sacct knows its tag.
+    """A job recorded but not known to be submitted: adopt it by its tag, or — only once
+    Slurm can no longer process its sbatch request (submission.is_settled) and neither squeue
+    nor sacct knows the tag — mark it as never submitted. Never resubmitted here (issue
+    #13: a resubmission after a lost answer made one job two). Schedule runs are left to
+    the schedule step (it holds the schedule's lock).
     """
-    lease = timedelta(seconds=float(current_app.config.get("SCHEDULE_LOCK_SECONDS", 120)))
     info = by_tag.get(jobsvc.tag_of(job))
-    if info is None and (job.schedule_id is not None or job.created_at > now - lease):
+    if info is None and job.schedule_id is not None:
         return 0
-    try:
-        info = info or jobsvc.find_submitted(job, backend)
-    except AdapterError as exc:
-        log.warning("cannot look up job %s by its tag: %s", job.id, exc.message)
-        return 0
-    if info is not None:
+    verdict, info = submission.resolve(job, info, lambda: jobsvc.find_submitted(job, backend),
+                                       now)
+    if verdict == "adopt":
         adopt(job, info, now)
         return 1
-    try:
-        jobsvc.launch(job, backend, keep_rejected=True)
-    except Exception as exc:  # noqa: BLE001 - one job's trouble must not stop the step
-        log.warning("resubmitting job %s failed: %s", job.id, exc)
-    return 1
+    if verdict == "gone":
+        not_submitted(job)
+        return 1
+    return 0
+
+
+def not_submitted(job: Job) -> None:
+    """Slurm never got (and can no longer get) the job: it fails with a clear message."""
+    job.state = "failed"
+    job.error = ("The submission never reached Slurm (its controller did not answer), so "
+                 "nothing ran. Run the job again if you still need it.")
+    job.ended_at = db.utcnow()
+    jobsvc.event(job, "not_submitted")
 
 
 def adopt(job: Job, info: dict, now: datetime) -> None:
     """Record that the Slurm job `info` (found by its tag) is this job."""
-    job.slurm_job_id, job.error = info["id"], None
+    job.slurm_job_id, job.error, job.submit_ended_at = info["id"], None, None
     job.submitted_at = job.submitted_at or now
     jobsvc.event(job, "submitted", slurm_job_id=info["id"], adopted=True)
     apply(job, info)

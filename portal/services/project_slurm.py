@@ -101,12 +101,10 @@ def block_settings(blocked: bool) -> dict:
 
 def slurm_error(exc: AdapterError) -> ServiceError:
     """The refusal a person sees when sacctmgr failed (nothing was changed)."""
-    if isinstance(exc, SlurmUnreachable | CommandTimeout):
-        return ServiceError(
-            _l("The Slurm accounting database (slurmdbd) did not answer, so nothing was "
-               "changed. Try again later. (%(detail)s)", detail=exc.message),
-            "slurm_unavailable", 503,
-        )
+    if isinstance(exc, SlurmUnreachable | CommandTimeout):  # named by what is down (#13)
+        from portal.services import outage
+
+        return outage.unavailable(exc)
     if "job(s) active" in exc.message.lower():
         return ServiceError(
             _l("Slurm refuses while that user has running or pending jobs in the project: "

@@ -34,7 +34,7 @@ from sqlalchemy import or_, select, update
 from adapters.errors import AdapterError
 from portal import db
 from portal.models import Job, Schedule
-from portal.services import ServiceError, approvals, cluster, jobsync
+from portal.services import ServiceError, approvals, cluster, jobsync, submission
 from portal.services import crontime as ct
 from portal.services import jobs as jobsvc
 from portal.services.jobspec import parse_request, spec_of
@@ -204,14 +204,18 @@ def _classify(schedule, job, backend, by_id, by_tag, now) -> str:
 
 
 def _resolve_unsubmitted(schedule, job, backend, by_id, by_tag, now) -> str | None:
-    """A run recorded without a Slurm id: adopt it by tag, or (re)submit it."""
+    """A run recorded without a Slurm id: adopt it by tag, or submit it again — but only
+    once Slurm can no longer process its earlier sbatch request (submission.is_settled,
+    issue #13); until then it is "unknown" and nothing is submitted."""
     info = (by_tag or {}).get(jobsvc.tag_of(job))
-    if info is None:
-        try:
-            info = jobsvc.find_submitted(job, backend)
-        except AdapterError:
-            return "unknown"
-    if info is not None:
+    # No sbatch was ever started for a run without `submit_started_at` (the attempt records
+    # it before any command, and this schedule's lease keeps others off): it needs no wait.
+    never_started = job.submit_started_at is None
+    verdict, info = submission.resolve(job, info, lambda: jobsvc.find_submitted(job, backend),
+                                       now, settled=True if never_started else None)
+    if verdict == "wait":
+        return "unknown"
+    if verdict == "adopt":
         jobsync.adopt(job, info, now)
         return None
     if job.run_at is not None and job.run_at < now - grace():

@@ -10,8 +10,9 @@ answers" does not wait for the next worker cycle.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 
@@ -25,7 +26,17 @@ from adapters.scheduler.slurm import sbatch_args
 from adapters.sshd import Sshd
 from portal import db
 from portal.models import Membership, ProjectRole, Session, Whitelist
-from portal.services import NotFound, ServiceError, approvals, audit, cluster, proxy
+from portal.services import (
+    NotFound,
+    ServiceError,
+    approvals,
+    audit,
+    cluster,
+    idempotency,
+    outage,
+    proxy,
+    submission,
+)
 from portal.services import keys as keysvc
 from portal.services import sessionscript as scripts
 from portal.services import whitelists as wlsvc
@@ -35,6 +46,8 @@ from portal.services.passwords import hash_password
 from portal.services.requestcheck import project_limits
 from portal.services.sessionspec import SessionRequest, parse_request
 from portal.services.users import current_membership
+
+log = logging.getLogger(__name__)
 
 TAG_PREFIX = "portal-session-"
 OPEN = ("submitting", "pending", "starting", "running", "deleting")
@@ -72,6 +85,8 @@ def create_session(user, data: Mapping, *, backend: Backend | None = None) -> Se
                             max_minutes=_max_minutes(view))
     session = new_session(user, membership, request, created_by=user)
     db.session.add(session)
+    db.session.flush()
+    idempotency.attach("session", session.id)  # an API retry with the same key finds it
     db.session.commit()
     backend = backend or get_backend()
     launch(session, backend)
@@ -138,8 +153,9 @@ def authorized_keys(session: Session) -> list[str]:
     return lines
 
 
-def prepare(session: Session, backend: Backend) -> JobSpec:
-    """Write the session directory, sshd files and script as the owner; return the spec."""
+def plan(session: Session) -> tuple[JobSpec, Callable[[Backend], None]]:
+    """The spec, and what to write as the owner, worked out from the database alone (no
+    command runs here): sets the row's directory and sbatch options (issue #13)."""
     if session.image_type == "custom":  # issue #12: the committed file, unchanged
         from portal.services.custom_images import verify_for_start
 
@@ -159,17 +175,30 @@ def prepare(session: Session, backend: Backend) -> JobSpec:
     script = scripts.render(data, session.sbatch_args)
     user = session.user.unix_user
     root = data.directory.rsplit("/", 1)[0]
-    backend.files.make_dirs(user, root, data.directory,
-                            mount_dir(data.directory))  # an image file's mount
-    if "ssh" in session.services:
-        sshd = Sshd(backend.scheduler.runner, backend.files)
-        sshd.prepare(user, data.sshd_spec, authorized_keys(session))
-        backend.files.write(user, data.sshd_spec.config_path, scripts.sshd_config(data))
-    backend.files.write(user, data.monitor_file, scripts.monitor_source())  # F3 monitoring
-    if "jupyter" in session.services:  # Jupyter trusts only the proxy's header (issue 12)
-        backend.files.write(user, data.jupyter_config_file, scripts.jupyter_config_source())
-    backend.files.write(user, data.script_file, script.encode("utf-8"))
-    return replace(spec, script=script)
+    services = list(session.services)
+    keys = authorized_keys(session) if "ssh" in services else []
+
+    def write(backend: Backend) -> None:
+        """The session's files, written as the owner (commands: no transaction open)."""
+        backend.files.make_dirs(user, root, data.directory,
+                                mount_dir(data.directory))  # an image file's mount
+        if "ssh" in services:
+            sshd = Sshd(backend.scheduler.runner, backend.files)
+            sshd.prepare(user, data.sshd_spec, keys)
+            backend.files.write(user, data.sshd_spec.config_path, scripts.sshd_config(data))
+        backend.files.write(user, data.monitor_file, scripts.monitor_source())  # F3 monitoring
+        if "jupyter" in services:  # Jupyter trusts only the proxy's header (issue 12)
+            backend.files.write(user, data.jupyter_config_file, scripts.jupyter_config_source())
+        backend.files.write(user, data.script_file, script.encode("utf-8"))
+
+    return replace(spec, script=script), write
+
+
+def prepare(session: Session, backend: Backend) -> JobSpec:
+    """Write the session directory, sshd files and script as the owner; return the spec."""
+    spec, write = plan(session)
+    write(backend)
+    return spec
 
 
 def _aware(value):
@@ -179,41 +208,79 @@ def _aware(value):
 
 
 def launch(session: Session, backend: Backend) -> Session:
-    """Write the files and submit (the row is committed, so its tag is on record).
+    """Write the files and submit exactly once, in the three steps of
+    portal/services/submission.py (issue #13): plan and commit, run the commands with no
+    database transaction open, record the answer in a new transaction.
 
-    On refusal the row and its directory are removed and ServiceError raised; when Slurm
-    does not answer it stays "submitting" with `error` set for the worker to resolve.
+    On refusal the row and its directory are removed and ServiceError raised (a 503 naming
+    the outage when Slurm could not be reached at all); when Slurm does not answer it
+    stays "submitting" with `error` set, never resubmitted: the worker adopts it by its
+    tag, or fails it once Slurm can no longer process the request.
     """
     if session.partition is None:
         session.partition = _partition(session)
+    unix_user = session.user.unix_user
     try:
-        spec = prepare(session, backend)
-        spec = approvals.gate(spec, session.project, session.gpu_count)  # over threshold: held
-        job_id = backend.scheduler.submit_idempotent(
-            spec, as_user=session.user.unix_user, tag=tag_of(session))
-    except (SlurmUnreachable, CommandTimeout) as exc:
-        session.error = exc.message
+        with db.session.no_autoflush:  # reads only: no write lock while images are checked
+            spec, write = plan(session)
+            spec = approvals.gate(spec, session.project, session.gpu_count)  # held if needed
+    except (ServiceError, AdapterError, ValueError) as exc:
+        _rejected(session, backend, exc, unix_user, files_written=False)
+    result = submission.attempt(session, lambda: write(backend), backend.scheduler, spec,
+                                as_user=unix_user, tag=tag_of(session))
+    submission.reload(session)
+    if result.uncertain is not None:
+        if session.slurm_job_id is None:
+            submission.mark_uncertain(session, result.uncertain)
         db.session.commit()
         return session
-    except (SlurmRejected, ServiceError, AdapterError, ValueError) as exc:
-        _rejected(session, backend, exc)
-    session.slurm_job_id, session.error = job_id, None
+    if result.refused is not None:
+        _rejected(session, backend, result.refused, unix_user,
+                  files_written=result.files_written)
+    deleted_meanwhile = session.state == "ended" and session.slurm_job_id is None
+    session.slurm_job_id, session.error, session.submit_ended_at = result.slurm_id, None, None
     session.state, session.submitted_at = "pending", db.utcnow()
     db.session.commit()
+    if deleted_meanwhile:  # deleted while sbatch ran: cancel what sbatch made
+        try:
+            _cancel(session, backend, as_user=unix_user)
+            db.session.commit()
+        except ServiceError as exc:
+            log.warning("session %s was deleted while submitting; cancel failed: %s",
+                        session.id, exc.message)
     return session
 
 
-def _rejected(session: Session, backend: Backend, exc: Exception):
+def submission_uncertain(session: Session) -> bool:
+    """True when the session's sbatch got no answer and the worker has not resolved it."""
+    return (session.state == "submitting" and session.slurm_job_id is None
+            and bool(session.error))
+
+
+def uncertain_message(session: Session) -> str:
+    """What the create answers when sbatch got no answer (API 503)."""
+    return str(_l("Slurm's controller did not confirm session %(id)s (%(error)s). It is "
+                  "recorded and will not be submitted twice: the portal looks it up by its "
+                  "tag and shows within a few minutes whether Slurm accepted it. Do not "
+                  "create it again before then.", id=session.id, error=session.error))
+
+
+def _rejected(session: Session, backend: Backend, exc: BaseException, unix_user=None,
+              files_written: bool = True):
     message = getattr(exc, "message", None) or str(exc)
-    if session.directory:
-        try:
-            backend.files.remove_tree(session.user.unix_user, session.directory)
-        except (AdapterError, ValueError):
-            pass  # nothing to clean, or not ours to clean
+    directory = session.directory
     db.session.delete(session)
     db.session.commit()
+    if files_written and directory and unix_user:  # a command: after the commit
+        try:
+            backend.files.remove_tree(unix_user, directory)
+        except (AdapterError, ValueError):
+            pass  # nothing to clean, or not ours to clean
     if isinstance(exc, ServiceError):
         raise exc
+    if isinstance(exc, SlurmUnreachable | CommandTimeout) and files_written:
+        raise outage.unavailable(exc, _l("Nothing was submitted; create the session again "
+                                         "when Slurm is back.")) from None
     if isinstance(exc, SlurmRejected):
         raise ServiceError(_l("Slurm refused the session: %(message)s", message=message),
                            "slurm_rejected")
@@ -295,7 +362,7 @@ def _cancel(session: Session, backend: Backend, as_user: str) -> None:
             found = backend.scheduler.find_by_comment(tag_of(session),
                                                       user=session.user.unix_user)
         except AdapterError as exc:
-            raise ServiceError(exc.message, "slurm_unavailable", 503) from None
+            raise outage.unavailable(exc) from None
         if found is None:
             session.state, session.ended_at = "ended", db.utcnow()
             return
@@ -305,7 +372,7 @@ def _cancel(session: Session, backend: Backend, as_user: str) -> None:
     except SlurmRejected as exc:
         raise ServiceError(exc.message, "slurm_rejected") from None
     except AdapterError as exc:
-        raise ServiceError(exc.message, "slurm_unavailable", 503) from None
+        raise outage.unavailable(exc) from None
     session.state, session.delete_requested_at = "deleting", db.utcnow()
 
 

@@ -20,10 +20,10 @@ from sqlalchemy import select
 from adapters.errors import AdapterError
 from portal import db
 from portal.models import Session
-from portal.services import audit, cluster
+from portal.services import audit, cluster, submission
 from portal.services import sessionconn as conn
 from portal.services import sessions as svc
-from portal.services.jobsync import history_by_id, naive_utc
+from portal.services.jobsync import history_by_id, id_key, naive_utc
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,10 @@ def sync_sessions(backend, snapshot_jobs: list[dict] | None, now: datetime | Non
         return {}
     now = now or db.utcnow()
     by_id = {j["id"]: j for j in snapshot_jobs}
-    by_tag = {j.get("comment"): j for j in snapshot_jobs if j.get("comment")}
+    by_tag: dict = {}
+    for job in sorted(snapshot_jobs, key=lambda j: id_key(j["id"]), reverse=True):
+        if job.get("comment"):
+            by_tag[job["comment"]] = job  # the first (lowest id) job with a tag wins
     changed, ask_history = 0, []
     for session in open_sessions():
         if session.slurm_job_id is None:
@@ -141,25 +144,29 @@ def _from_history(backend, pending: list, now: datetime) -> int:
 def _adopt(session: Session, info: dict | None, backend, now: datetime) -> int:
     """A session recorded but not known to be submitted: adopt its job by tag, or fail it.
 
-    Sessions are not resubmitted behind the user's back: a lost submission older than
-    LOST_AFTER that neither squeue nor sacct knows becomes "failed" with a message.
+    Sessions are never resubmitted behind the user's back. A submission whose sbatch got
+    no answer becomes "failed" only once Slurm can no longer process that request
+    (submission.is_settled, issue #13) and neither squeue nor sacct knows its tag.
     """
-    if info is None:
-        try:
-            info = _find_in_history(session, backend)
-        except AdapterError as exc:
-            log.warning("cannot look up session %s by its tag: %s", session.id, exc.message)
-            return 0
-    if info is not None:
+    verdict, info = submission.resolve(session, info, lambda: _look_up(session, backend), now)
+    if verdict == "adopt":
         session.slurm_job_id, session.error = info["id"], None
+        session.submit_ended_at = None
         session.submitted_at = session.submitted_at or now
         session.state = "pending" if session.state == "submitting" else session.state
         apply(session, info, backend)
         return 1
-    if session.created_at < now - LOST_AFTER:
-        session.state, session.error = "failed", "The submission never reached Slurm."
+    if verdict == "gone":
+        session.state, session.ended_at = "failed", now
+        session.error = ("The submission never reached Slurm (its controller did not "
+                         "answer), so nothing runs. Create the session again.")
         return 1
     return 0
+
+
+def _look_up(session: Session, backend) -> dict | None:
+    found = backend.scheduler.find_by_comment(svc.tag_of(session), user=session.user.unix_user)
+    return cluster._plain(found) if found is not None else _find_in_history(session, backend)
 
 
 def _find_in_history(session: Session, backend) -> dict | None:

@@ -63,6 +63,13 @@ class FakeScheduler:
         found = [j for j in self.jobs.values() if j.comment == tag]
         return found[-1] if found else None
 
+    def operator_cancel(self, job_id):
+        self.calls.append("scancel-operator")
+        job = self.jobs.get(job_id)
+        if job is not None and job.state not in TERMINAL:
+            job.state, job.slurm_state = JobState.CANCELLED, "CANCELLED"
+            job.end_time = datetime.now(UTC)
+
     def delete(self, job_id, *, as_user):
         self.calls.append("scancel")
         if job_id not in self.jobs:
@@ -94,6 +101,15 @@ class FakeScheduler:
 
     def count(self, command):
         return self.calls.count(command)
+
+
+def controller_answered(at=None):
+    """Record a good cluster snapshot (the worker's evidence that slurmctld answered)."""
+    from portal.models import ClusterSnapshot
+
+    db.session.add(ClusterSnapshot(data={"cluster": {}, "jobs": []},
+                                   taken_at=at or db.utcnow()))
+    db.session.commit()
 
 
 @pytest.fixture

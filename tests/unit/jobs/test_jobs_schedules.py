@@ -9,6 +9,7 @@ from portal import db
 from portal.models import Job, Schedule, ScheduleEvent
 from portal.services import ServiceError, jobsync, jobtemplates, schedrun, schedules
 from portal.services import jobs as jobsvc
+from tests.unit.jobs.conftest import controller_answered
 
 
 @pytest.fixture
@@ -126,15 +127,38 @@ def test_a_crash_between_sbatch_and_recording_is_adopted_not_doubled(owner, temp
     assert len(backend.scheduler.pending()) == 1
 
 
-def test_a_run_recorded_but_never_submitted_is_submitted_once(owner, template, backend):
+def test_a_run_recorded_but_never_started_is_submitted_once(owner, template, backend):
     schedule = make(owner, template)
     [first] = upcoming(schedule)
     del backend.scheduler.jobs[first.slurm_job_id]
     first.slurm_job_id, first.state = None, "submitting"
+    first.submit_started_at = None  # recorded, then a crash before any sbatch ran
     db.session.commit()
     cycle(backend)
     cycle(backend)
     assert len(backend.scheduler.pending()) == 1 and upcoming(schedule)[0].slurm_job_id
+
+
+def test_a_run_whose_sbatch_got_no_answer_is_resubmitted_only_once_slurm_settled(
+        owner, template, backend):
+    """Issue #13: the earlier request may still sit in a frozen controller; submitting
+    again before the controller has answered for SUBMIT_SETTLE_SECONDS made two jobs."""
+    schedule = make(owner, template, cron="0 3 * * *")
+    [first] = upcoming(schedule)
+    del backend.scheduler.jobs[first.slurm_job_id]
+    first.slurm_job_id, first.state, first.submit_ended_at = None, "submitting", db.utcnow()
+    db.session.commit()
+    backend.scheduler.calls.clear()
+    cycle(backend)
+    cycle(backend, db.utcnow() + timedelta(minutes=5))  # long ago, but no answer since
+    assert backend.scheduler.count("sbatch") == 0
+    controller_answered()
+    cycle(backend, db.utcnow() + timedelta(seconds=30))
+    assert backend.scheduler.count("sbatch") == 0  # awake, but not for long enough
+    cycle(backend, db.utcnow() + timedelta(minutes=2))
+    [run] = upcoming(schedule)
+    assert run.id == first.id and run.slurm_job_id and len(backend.scheduler.pending()) == 1
+    assert backend.scheduler.count("sbatch") == 1
 
 
 def test_an_unknown_slurm_state_submits_nothing(owner, template, backend):

@@ -6,6 +6,7 @@ from adapters.scheduler import JobState
 from portal import db
 from portal.services import jobs as jobsvc
 from portal.services import jobsync
+from tests.unit.jobs.conftest import controller_answered
 
 
 def test_states_and_events_follow_slurm(member, backend, job_data):
@@ -55,13 +56,31 @@ def test_a_submission_whose_answer_was_lost_is_adopted_by_its_tag(member, backen
     assert backend.scheduler.count("sbatch") == 1
 
 
-def test_a_submission_that_never_reached_slurm_is_resubmitted_after_the_lease(
+def test_an_unanswered_submission_is_never_resubmitted_and_fails_once_slurm_settled(
         member, backend, job_data):
+    """Issue #13: no second sbatch for one job; "never reached Slurm" only after the
+    controller has answered for SUBMIT_SETTLE_SECONDS and squeue + sacct lack the tag."""
     job = jobsvc.create_job(member(), job_data)
     backend.scheduler.jobs.clear()
-    job.slurm_job_id, job.state = None, "submitting"
+    job.slurm_job_id, job.state, job.submit_ended_at = None, "submitting", db.utcnow()
     db.session.commit()
-    jobsync.sync_jobs(backend, [])
-    assert job.slurm_job_id is None  # too young: maybe still in flight elsewhere
-    jobsync.sync_jobs(backend, [], now=db.utcnow() + timedelta(minutes=5))
-    assert job.slurm_job_id == "1001" and len(backend.scheduler.pending()) == 1
+    later = db.utcnow() + timedelta(minutes=30)
+    jobsync.sync_jobs(backend, [], now=later)
+    assert job.state == "submitting"  # no answer from the controller since: it may come
+    controller_answered()
+    jobsync.sync_jobs(backend, [], now=db.utcnow() + timedelta(seconds=20))
+    assert job.state == "submitting"  # awake, but not for long enough
+    jobsync.sync_jobs(backend, [], now=db.utcnow() + timedelta(seconds=90))
+    assert job.state == "failed" and "never reached Slurm" in job.error
+    assert [e.kind for e in job.events][-1] == "not_submitted"
+    assert backend.scheduler.count("sbatch") == 1
+
+
+def test_a_late_answer_is_adopted_not_doubled(member, backend, job_data):
+    job = jobsvc.create_job(member(), job_data)
+    slurm_id = job.slurm_job_id
+    job.slurm_job_id, job.state, job.submit_ended_at = None, "submitting", db.utcnow()
+    db.session.commit()
+    jobsync.sync_jobs(backend, backend.scheduler.snapshot())  # the queued request surfaced
+    assert (job.slurm_job_id, job.state, job.submit_ended_at) == (slurm_id, "pending", None)
+    assert backend.scheduler.count("sbatch") == 1

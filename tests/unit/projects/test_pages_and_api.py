@@ -61,7 +61,7 @@ def test_manager_edits_members_and_refusals_are_flashed(client, auth, project, p
     assert "No user ghost." in page.get_data(as_text=True)
     fake.down = True
     page = _post(client, f"/projects/{project}/edit", name="Offline rename")
-    assert "did not answer" in _text(page)
+    assert "(slurmdbd) is not answering" in _text(page)
     assert db.session.get(Project, project).name == "Test Project"
 
 
