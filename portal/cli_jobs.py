@@ -28,6 +28,10 @@ def _spec_options(function):
         click.option("--cpus", type=int, default=1, show_default=True),
         click.option("--mem-gb", type=int, default=4, show_default=True),
         click.option("--shm-gb", type=int, default=0, show_default=True),
+        click.option("--time", "time_limit", default=None,
+                     help="Time limit as sbatch --time takes it: minutes (30), H:MM:SS or "
+                          "D-HH:MM:SS. Default: the project's time limit (MaxWall), else "
+                          "the partition default."),
         click.option("--image", default="base", show_default=True),
         click.option("--image-type", default="public", show_default=True),
         click.option("--command", "command_text", default=None, help="The command text."),
@@ -86,6 +90,7 @@ def job_show(job_id, username):
 def job_run(name, template_id, username, idempotency_key, **kwargs):
     """Submit a job (or run a template; given options override it)."""
     from portal.services import jobs, jobtemplates
+    from portal.services.jobspec import format_time_limit
 
     with acting_user(username) as user:
         data = _spec(kwargs)
@@ -97,8 +102,10 @@ def job_run(name, template_id, username, idempotency_key, **kwargs):
         else:
             job = create_once(user, idempotency_key, "job run", {**data, "name": name},
                               lambda: jobs.create_job(user, {**data, "name": name}), "job")
+        limit = format_time_limit(job.time_limit_min)
         click.echo(f"job {job.id} ({job.name}): Slurm job {job.slurm_job_id or '?'}, "
-                   f"{job.state}{' — ' + job.error if job.error else ''}")
+                   f"{job.state}{', time limit ' + limit if limit else ''}"
+                   f"{' — ' + job.error if job.error else ''}")
 
 
 @job.command("log")

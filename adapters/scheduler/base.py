@@ -212,13 +212,20 @@ class JobInfo:
 
 @dataclass
 class PartitionInfo:
-    """A partition; `max_time` in minutes, None when unlimited."""
+    """A partition; `max_time` and `default_time` in minutes, None when unlimited/unset.
+
+    `billing_weights` is Slurm's TRESBillingWeights text as shown ("" when the partition
+    has none: Slurm then bills the allocated CPUs); prices are computed from it
+    (portal.services.pricing), so what a form shows is what Slurm bills.
+    """
 
     name: str
     default: bool
     state: str
     nodes: list[str] = field(default_factory=list)
     max_time: int | None = None
+    default_time: int | None = None
+    billing_weights: str = ""
 
 
 @dataclass

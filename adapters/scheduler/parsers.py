@@ -319,6 +319,8 @@ def parse_partition(kv: dict[str, str]) -> PartitionInfo:
         state=kv.get("State", ""),
         nodes=expand_nodelist(kv.get("Nodes")),
         max_time=parse_minutes(kv.get("MaxTime")),
+        default_time=parse_minutes(kv.get("DefaultTime")),
+        billing_weights=opt(kv.get("TRESBillingWeights")) or "",
     )
 
 

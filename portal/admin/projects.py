@@ -35,6 +35,7 @@ def projects():
     return render_template(
         "admin/projects.html", form=form, projects=project_service.visible_projects(current_user),
         pending=project_expiry.pending_requests(), decision_form=DecisionForm(formdata=None),
+        resulting_end_date=project_expiry.resulting_end_date, today=project_expiry.today(),
     )
 
 
@@ -68,6 +69,7 @@ def decide_extension(request_id: int, decision: str):
         form_expired()
     else:
         attempt(lambda: project_expiry.decide(current_user, request_id, decision == "approve",
-                                              form.message.data),
+                                              form.message.data,
+                                              request.form.get("expected_end_date")),
                 _("Extension approved.") if decision == "approve" else _("Extension rejected."))
     return redirect(url_for("admin.projects"))

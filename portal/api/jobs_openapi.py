@@ -106,7 +106,17 @@ SPEC = {
     "gpu_model": _NSTR, "gpu_count": _INT, "cpus": _INT, "mem_gb": _INT, "shm_gb": _INT,
     "image_type": {"type": "string", "enum": ["public", "custom"]}, "image": _STR,
     "command": {"type": "string", "description": "Run exactly as typed inside the image"},
+    "time_limit_min": {"type": ["integer", "null"],
+                       "description": "sbatch --time in minutes; in a job, what Slurm got; "
+                                      "in a template, null means the project's MaxWall "
+                                      "(else the partition default) when it runs"},
 }
+# What a request may send besides the spec: the time limit in sbatch --time notation.
+TIME_INPUT = {"time_limit": {
+    "type": ["string", "integer"],
+    "description": 'sbatch --time: minutes ("30" or 30), "H:MM:SS", "D-HH:MM:SS"; default '
+                   "the project's MaxWall, else the partition default; at most the MaxWall "
+                   "(error time_over_limit; unreadable: invalid_time_limit)"}}
 JOB = {
     "type": "object",
     "properties": {
@@ -124,9 +134,10 @@ JOB_SCHEMAS: dict = {
     "Job": JOB,
     "JobDetail": {"allOf": [JOB, {"type": "object", "properties": {
         "script": _STR, "events": {"type": "array", "items": EVENT}}}]},
-    "JobInput": {"type": "object", "properties": {"name": _STR, "template_id": _INT, **SPEC}},
+    "JobInput": {"type": "object", "properties": {"name": _STR, "template_id": _INT, **SPEC,
+                                                  **TIME_INPUT}},
     "TemplateInput": {"type": "object", "required": ["name", "image", "command"],
-                      "properties": {"name": _STR, **SPEC}},
+                      "properties": {"name": _STR, **SPEC, **TIME_INPUT}},
     "Template": {"type": "object", "properties": {
         "id": _INT, "name": _STR, "framework": _STR, **SPEC, "next_job_name": _STR,
         "created_at": _STR, "updated_at": _STR}},

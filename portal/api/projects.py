@@ -75,6 +75,10 @@ def extension_json(req) -> dict:
         "decided_by": req.decided_by.username if req.decided_by else None,
         "decision_message": req.decision_message or None,
         "new_end_date": _date(req.new_end_date),
+        # While pending: the end date approving it today would give (issue #16).
+        "end_date": _date(req.project.end_date),
+        "resulting_end_date": _date(project_expiry.resulting_end_date(req.project, req.days))
+        if req.status.value == "pending" else None,
     }
 
 
@@ -198,7 +202,7 @@ def decide_extension(request_id: int):
     if body.get("decision") not in ("approve", "reject"):
         raise ServiceError("decision is 'approve' or 'reject'.", "invalid_body")
     req = project_expiry.decide(g.api_user, request_id, body["decision"] == "approve",
-                                body.get("message") or "")
+                                body.get("message") or "", body.get("expected_end_date"))
     return jsonify(extension_json(req))
 
 

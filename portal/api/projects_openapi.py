@@ -100,7 +100,12 @@ PROJECT_PATHS: dict = {
                                        "properties": {
                                            "decision": {"type": "string",
                                                         "enum": ["approve", "reject"]},
-                                           "message": {"type": "string"}}}),
+                                           "message": {"type": "string"},
+                                           "expected_end_date": {
+                                               "type": "string", "format": "date",
+                                               "description": "The resulting_end_date "
+                                               "you were shown; refused "
+                                               "(end_date_changed) if it moved"}}}),
                  "responses": {"200": _ok(_ref("Extension")), **_errors(400, 401, 403, 404)}},
     },
     "/qos": {
@@ -157,7 +162,12 @@ PROJECT_SCHEMAS: dict = {
         "requested_by": {"type": ["string", "null"]}, "created_at": {"type": "string"},
         "decided_by": {"type": ["string", "null"]},
         "decision_message": {"type": ["string", "null"]},
-        "new_end_date": {"type": ["string", "null"]}}},
+        "new_end_date": {"type": ["string", "null"]},
+        "end_date": {"type": ["string", "null"], "description": "The project's end date now"},
+        "resulting_end_date": {"type": ["string", "null"],
+                               "description": "Pending: the end date approving it today "
+                                              "gives (from the end date, or from today "
+                                              "once that has passed)"}}},
     "QosInput": {"type": "object", "properties": {
         "name": {"type": "string"}, "description": {"type": "string"},
         "priority": {"type": "integer"},

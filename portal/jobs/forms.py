@@ -24,6 +24,9 @@ class JobForm(FlaskForm):
                          render_kw={"type": "number", "min": 1, "step": 1})
     shm_gb = StringField(_l("Shared memory (GB, 0 = off)"), default="0",
                          render_kw={"type": "number", "min": 0, "step": 1})
+    time_limit = StringField(_l("Time limit"),
+                             render_kw={"autocomplete": "off", "spellcheck": "false",
+                                        "inputmode": "text", "placeholder": "4:00:00"})
     image_type = RadioField(_l("Image type"), default="public", validate_choice=False,
                             choices=[SelectChoice("public", _l("Public image")),
                                      SelectChoice("custom", _l("Custom image"))])
@@ -33,7 +36,9 @@ class JobForm(FlaskForm):
 
 
 def fill_choices(form: JobForm, images, gpu_models) -> None:
-    """Options from the cluster cache (GPU models) and the images the user may run."""
+    """Options from the cluster cache (GPU models) and the images the user may run (each
+    with its type, so the page lists only the chosen image type's)."""
     form.gpu_model.choices = [SelectChoice("", _l("No GPU"))] + [
         SelectChoice(m, m) for m in gpu_models]
-    form.image.choices = [SelectChoice(i.key, f"{i.framework} — {i.name}") for i in images]
+    form.image.choices = [SelectChoice(i.key, f"{i.framework} — {i.name}",
+                                       render_kw={"data-type": i.type}) for i in images]

@@ -6,16 +6,30 @@ from flask_wtf import FlaskForm
 from portal.jobs import bp
 from portal.jobs.forms import JobForm, fill_choices
 from portal.services import ServiceError, cluster, joblog, jobtemplates
+from portal.services import estimate as estimates
 from portal.services import jobs as jobsvc
 from portal.services.images import available_images
 from portal.services.jobdisplay import gpu_model_names, job_view
+from portal.services.jobspec import default_time_limit, format_time_limit, time_limit_words
+from portal.services.requestcheck import project_limits
+from portal.services.users import current_membership
 
 
 def _form(data=None, template=None) -> JobForm:
     form = JobForm(formdata=None if data is None else request.form, data=data)
-    fill_choices(form, available_images(current_user), gpu_model_names(cluster.cached_view()))
+    view = cluster.cached_view()
+    fill_choices(form, available_images(current_user), gpu_model_names(view))
     if template is not None:
         form.template_id.data = str(template.id)
+    if data is None or (template is not None and request.method == "GET"):
+        # Shown filled in: the template's limit, else the project's MaxWall, else the
+        # partition default: the limit Slurm will get, and what the budget must cover.
+        minutes = (data or {}).get("time_limit_min")
+        if minutes is None:
+            membership = current_membership(current_user)
+            minutes = default_time_limit(
+                project_limits(membership.project) if membership else None, view)
+        form.time_limit.data = format_time_limit(minutes)
     return form
 
 
@@ -72,7 +86,11 @@ def detail(job_id: int):
     except ServiceError as exc:
         log_error = exc.message
     return render_template("jobs/detail.html", job=job, view=job_view(job),
-                           log=log_piece, log_error=log_error)
+                           log=log_piece, log_error=log_error,
+                           budget_hold=estimates.budget_hold(job)
+                           if job.state in ("pending", "held") else "",
+                           time_limit=format_time_limit(job.time_limit_min),
+                           time_words=time_limit_words(job.time_limit_min))
 
 
 @bp.route("/<int:job_id>/log")

@@ -8,7 +8,7 @@ from portal.jobtemplates import bp
 from portal.services import ServiceError, cluster, jobtemplates
 from portal.services.images import available_images
 from portal.services.jobdisplay import gpu_model_names, hardware
-from portal.services.jobspec import spec_of
+from portal.services.jobspec import format_time_limit, spec_of
 
 
 def _form(data=None) -> JobForm:
@@ -63,7 +63,8 @@ def edit(template_id: int):
     if template is None:
         return redirect(url_for("jobtemplates.index"))
     if request.method == "GET":
-        form = _form({**spec_of(template), "name": template.name})
+        form = _form({**spec_of(template), "name": template.name,
+                      "time_limit": format_time_limit(template.time_limit_min)})
         return render_template("jobtemplates/form.html", form=form, template=template)
     form = _form({})
     if not form.validate_on_submit():

@@ -37,6 +37,9 @@ class JobSpecMixin:
     image: Mapped[str] = mapped_column(String(64))
     framework: Mapped[str] = mapped_column(String(64), default="")
     command: Mapped[str] = mapped_column(Text)
+    # sbatch --time in minutes (issue #16). A job records the limit it was submitted with;
+    # a template None: the project's MaxWall (else the partition default) when it runs.
+    time_limit_min: Mapped[int | None] = mapped_column(Integer)
 
 
 class Job(JobSpecMixin, Base):

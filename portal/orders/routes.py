@@ -13,6 +13,16 @@ from portal.services import orders as svc
 from portal.services.jobs import get_backend
 
 
+@bp.context_processor
+def order_words():
+    """Orders in words on these pages (portal.services.orderdisplay), not `key=value`."""
+    from portal.services import orderdisplay
+
+    return {"spec_items": orderdisplay.spec_items, "detail_items": orderdisplay.detail_items,
+            "kind_text": orderdisplay.kind_text, "approval_text": orderdisplay.approval_text,
+            "state_text": orderdisplay.state_text, "event_text": orderdisplay.event_text}
+
+
 def ref_url(order):
     """The page of the session or job the order became (None: no such page)."""
     endpoint = "sessions.detail" if order.kind == "session" else "jobs.detail"

@@ -44,6 +44,7 @@ def detail(project_id: int):
                                                              m.user.username)),
         extension_form=ExtensionForm(formdata=None),
         requests=project.extension_requests[:5],
+        resulting_end_date=project_expiry.resulting_end_date,
     )
 
 

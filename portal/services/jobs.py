@@ -44,7 +44,12 @@ from portal.services import (
 )
 from portal.services import jobscript as scripts
 from portal.services.images import get_image
-from portal.services.jobspec import JobRequest, parse_request, validate_name
+from portal.services.jobspec import (
+    JobRequest,
+    default_time_limit,
+    parse_request,
+    validate_name,
+)
 from portal.services.requestcheck import capped_minutes, project_limits
 from portal.services.users import current_membership, user_projects
 from portal.slurm import make_scheduler
@@ -228,9 +233,7 @@ def plan(job: Job, *, begin=None, dependency=None) -> tuple[JobSpec, Files]:
         partition=job.partition, cpus=job.cpus, mem=f"{job.mem_gb}G",
         gres=f"gpu:{job.gpu_model}:{job.gpu_count}" if job.gpu_count else None,
         begin=begin, dependency=dependency, workdir=job.directory, output=data.log_file,
-        # Without --time the partition default (4 h) applies and a job in a project with a
-        # shorter MaxWall would pend forever (QOSMaxWallDurationPerJobLimit).
-        time=capped_minutes(None, project_limits(job.project)),
+        time=_time_limit(job),
     )
     job.sbatch_args = sbatch_args(spec)
     job.script = scripts.render(data, job.sbatch_args)
@@ -255,6 +258,19 @@ def prepare(job: Job, backend: Backend, *, begin=None, dependency=None) -> JobSp
     spec, files = plan(job, begin=begin, dependency=dependency)
     write_files(backend, files)
     return spec
+
+
+def _time_limit(job: Job) -> int | None:
+    """--time: the job's own limit (within the project's MaxWall), else the MaxWall, else
+    the partition's default; recorded on the job so its page and order say what Slurm got.
+    Without --time a job in a project with a shorter MaxWall than the partition default
+    would pend forever (QOSMaxWallDurationPerJobLimit)."""
+    limits = project_limits(job.project)
+    minutes = capped_minutes(job.time_limit_min, limits)
+    if minutes is None:
+        minutes = default_time_limit(limits, cluster.cached_view(), job.partition)
+    job.time_limit_min = minutes
+    return minutes
 
 
 def launch(job: Job, backend: Backend, *, begin=None, dependency=None, keep_rejected=False):

@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass
 
 from flask_babel import lazy_gettext as _l
 
+from adapters.scheduler.values import parse_duration
 from portal.services import ServiceError
 from portal.services.images import IMAGE_TYPES, PUBLIC, get_image
-from portal.services.requestcheck import check_hardware, int_field
+from portal.services.requestcheck import capped_minutes, check_hardware, int_field
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 # Templates and schedules name their jobs "<name>-<n>": leave room for the number.
@@ -27,6 +28,7 @@ MAX_COMMAND_BYTES = 64 * 1024
 # Used when the cluster cache is empty (worker not run yet): Slurm has the last word.
 FALLBACK_LIMITS = {"cpus": 256, "mem_gb": 4096, "gpus": 16}
 _BAD_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MAX_TIME_MINUTES = 365 * 24 * 60
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class JobRequest:
     image: str
     framework: str
     command: str
+    # Slurm's --time in minutes; None: the project's MaxWall, else the partition default.
+    time_limit_min: int | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -91,6 +95,78 @@ def validate_command(value: object) -> str:
     if size > MAX_COMMAND_BYTES:
         raise ServiceError(_l("The command is longer than 64 KiB."), "invalid_command")
     return command
+
+
+def parse_time_limit(data: Mapping, limits: Mapping | None = None) -> int | None:
+    """The time limit in minutes from `time_limit` (sbatch --time notation: "30" minutes,
+    "M:S", "H:MM:SS", "D-H", "D-H:M", "D-H:M:S"; seconds round up to a minute, as in
+    Slurm) or `time_limit_min` (whole minutes). Empty: None (the default applies).
+
+    Raises ServiceError("invalid_time_limit") for anything else, or
+    ServiceError("time_over_limit") naming the project's limit (`limits["max_minutes"]`).
+    """
+    raw = data.get("time_limit")
+    if raw in (None, ""):
+        raw = data.get("time_limit_min")
+    if raw in (None, ""):
+        return None
+    minutes = None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        minutes = raw
+    elif isinstance(raw, str) and raw.strip().isascii():
+        try:
+            seconds = parse_duration(raw.strip())
+        except ValueError:
+            seconds = None
+        minutes = None if seconds is None else -(-seconds // 60)
+    if minutes is None or not 1 <= minutes <= MAX_TIME_MINUTES:
+        raise ServiceError(
+            _l("The time limit is minutes (for example 30) or hours:minutes:seconds (for "
+               "example 2:00:00), or days-hours:minutes:seconds, as sbatch --time takes "
+               "it; from 1 minute to 365 days."),
+            "invalid_time_limit",
+        )
+    return capped_minutes(minutes, limits)
+
+
+def default_time_limit(limits: Mapping | None, view: Mapping | None,
+                       partition: str | None = None) -> int | None:
+    """The time limit a job gets when none is given: the project's MaxWall, else the
+    partition's DefaultTime (None: neither is known; Slurm then applies its own)."""
+    from portal.services.pricing import partition_record
+
+    cap = (limits or {}).get("max_minutes")
+    if cap:
+        return int(cap)
+    record = partition_record(view, partition)
+    value = record.get("default_time") if record else None
+    return int(value) if value else None
+
+
+def format_time_limit(minutes: int | None) -> str:
+    """Minutes in sbatch --time notation that cannot be misread: "0:30:00", "4:00:00",
+    "2-00:00:00" ("" for None)."""
+    if minutes is None:
+        return ""
+    days, rest = divmod(int(minutes), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return f"{days}-{hours:02d}:{mins:02d}:00" if days else f"{hours}:{mins:02d}:00"
+
+
+def time_limit_words(minutes: int | None) -> str:
+    """Minutes in words: "30 min", "4 h", "1 h 30 min", "2 d 3 h"."""
+    if minutes is None:
+        return ""
+    days, rest = divmod(int(minutes), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(str(_l("%(n)d d", n=days)))
+    if hours:
+        parts.append(str(_l("%(n)d h", n=hours)))
+    if mins or not parts:
+        parts.append(str(_l("%(n)d min", n=mins)))
+    return " ".join(parts)
 
 
 def cluster_limits(view: Mapping | None) -> dict:
@@ -146,6 +222,7 @@ def parse_request(user, data: Mapping, cluster_view: Mapping | None = None, *,
     if image_type not in IMAGE_TYPES:
         raise ServiceError(_l("Unknown image type."), "invalid_image_type")
     image = get_image(user, str(data.get("image") or ""), image_type)
+    time_limit = parse_time_limit(data, limits)
     return JobRequest(
         gpu_model=gpu_model,
         gpu_count=gpu_count,
@@ -156,6 +233,7 @@ def parse_request(user, data: Mapping, cluster_view: Mapping | None = None, *,
         image=image.key,
         framework=image.framework,
         command=validate_command(data.get("command")),
+        time_limit_min=time_limit,
     )
 
 

@@ -101,6 +101,7 @@ def parse_cidr(text: object) -> Network:
             "cidr_host_bits",
         )
         error.suggestion = str(network)  # for callers that offer a one-click fix
+        error.original = value
         raise error
     return network
 
@@ -216,9 +217,12 @@ def _parse_item(number: int, item: object) -> RuleSpec:
             _l("A rule is an object with cidr, protocol and port."), "invalid_rules"
         )
     except ServiceError as exc:
-        raise ServiceError(
-            _l("Rule %(n)d: %(problem)s", n=number, problem=exc.message), exc.code
-        ) from None
+        error = ServiceError(_l("Rule %(n)d: %(problem)s", n=number, problem=exc.message),
+                             exc.code)
+        if getattr(exc, "suggestion", None):  # the page offers it as a one-click fix
+            error.suggestion, error.original = exc.suggestion, exc.original
+            error.line = number
+        raise error from None
 
 
 def wide_open_warnings(rules: list[RuleSpec]) -> list:

@@ -1,9 +1,11 @@
 """Orders (F11): every session, job and scheduled run created is an order.
 
 An order keeps the spec, the hourly unit price in force when it was made
-(portal.services.pricing.hourly_price), the Slurm job it became, its approval record
-and its history. The list is filtered by a time range that is checked first: a reversed
-range or one longer than MAX_RANGE_DAYS is refused with a clear message before any query.
+(portal.services.pricing.hourly_price: from Slurm's billing weights, so it is what the
+create form showed and what the wallet charges per hour), the Slurm job it became, its
+approval record and its history. The list is filtered by a time range that is checked
+first: a reversed range or one longer than MAX_RANGE_DAYS is refused with a clear message
+before any query.
 """
 
 from __future__ import annotations
@@ -48,7 +50,10 @@ def record(kind: str, obj, *, reason: str = "", approval: str = "none") -> Order
         "gpu_model", "gpu_count", "cpus", "mem_gb", "shm_gb", "image", "partition",
         "time_limit_min")}
     spec = {k: v for k, v in spec.items() if v is not None}
-    price = hourly_price(obj.gpu_model, obj.gpu_count or 0, obj.cpus or 0)
+    # The price Slurm's billing weights give this request: what the create form showed
+    # and what the wallet charges per hour (portal.services.pricing).
+    price = hourly_price(obj.gpu_model, obj.gpu_count or 0, obj.cpus or 0,
+                         getattr(obj, "mem_gb", 0) or 0, partition=getattr(obj, "partition", None))
     order = Order(
         created_at=db.utcnow(), kind=kind, ref_id=obj.id, user_id=obj.user_id,
         project_id=obj.project_id, account=obj.account, name=(obj.name or "")[:128],

@@ -1,10 +1,34 @@
-"""Unit prices in force at a moment (F11). Orders keep the price of their time; cost
-analysis and the wallet price finished work with it."""
+"""What an hour of a request costs (F11): the one price that forms, orders and charges show.
+
+One source of truth: Slurm's billing weights (TRESBillingWeights of the partition a job
+runs in). Slurm computes a job's billing as Σ weight × allocated TRES; the wallet charges
+sacct's billing (a whole number: Slurm truncates it) × hours / SCALE
+(portal.services.wallet.cost_of). So the price per hour of a request is
+
+    hourly = floor(Σ weight × TRES) / SCALE
+
+and that is what the create forms show before submit, what an order records as its unit
+price and what the wallet charges per hour the job runs. The unrounded billing is what
+Slurm's budget (GrpTRESMins=billing) counts, so the forms use it to say whether a time
+limit fits the budget.
+
+Which weights: the partition's, as the worker's cached `scontrol show partition` read
+them; where the portal applies prices to Slurm (portal.services.prices.applying), the
+prices in force are put in first (as the worker will put them into Slurm). When the
+cache does not know the partition's weights yet, the prices alone are used; when there
+are neither, the price is unknown and shown as such. A partition without weights is
+billed by Slurm on its allocated CPUs (billing = CPUs), and so it is here.
+
+Not modelled: PriorityFlags=MAX_TRES (billing = the largest node TRES, not the sum).
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 
@@ -12,6 +36,9 @@ from portal import db
 from portal.models.accounting import Price
 
 CPU = "cpu"
+PLACES = Decimal("0.0001")
+# Mem weights may carry a unit: the weight is per that unit of memory (Slurm counts MB).
+_MEM_UNIT_MB = {"": 1, "M": 1, "K": Decimal(1) / 1024, "G": 1024, "T": 1024**2, "P": 1024**3}
 
 
 def gpu_resource(model: str | None) -> str:
@@ -27,11 +54,119 @@ def prices_at(at: datetime | None = None) -> dict[str, Decimal]:
     return {row.resource: Decimal(row.hourly) for row in rows}  # later rows win
 
 
-def hourly_price(gpu_model: str | None, gpus: int, cpus: int,
-                 at: datetime | None = None) -> Decimal:
-    """What one hour of this spec costs at `at`: GPUs × their model's price + CPUs × CPU price."""
+@dataclass(frozen=True)
+class Rate:
+    """The price of one hour of a request."""
+
+    hourly: Decimal  # what the wallet charges per hour: whole billing units / SCALE
+    billing: Decimal  # Slurm's billing units, unrounded (what its budget counts)
+    partition: str | None
+    weights: dict[str, str] = field(default_factory=dict)
+    known: bool = True  # False: no weights and no prices known yet (hourly is 0)
+
+    def as_dict(self) -> dict:
+        return {"hourly": str(self.hourly), "billing": str(self.billing),
+                "partition": self.partition, "billing_weights": self.weights,
+                "known": self.known}
+
+
+def partition_for(view: Mapping | None, gpu_model: str | None, gpu_count: int, *,
+                  cpu_partition: str | None = None) -> str | None:
+    """The partition a request goes to: for GPUs the first partition (the default one
+    first) with a node of that model; without GPUs `cpu_partition` when the cluster has
+    it. None: Slurm's default partition."""
+    view = view or {}
+    parts = sorted(view.get("partitions") or [], key=lambda p: not p.get("default"))
+    if gpu_count:
+        with_model = {n["name"] for n in view.get("nodes") or []
+                      if gpu_model in (n.get("gpus") or {})}
+        return next((p["name"] for p in parts if with_model & set(p.get("nodes") or [])),
+                    None)
+    if cpu_partition and cpu_partition in {p["name"] for p in parts}:
+        return cpu_partition
+    return None
+
+
+def partition_record(view: Mapping | None, partition: str | None) -> Mapping | None:
+    """The cached record of `partition` (None: the default partition), or None."""
+    parts = list((view or {}).get("partitions") or [])
+    if partition:
+        return next((p for p in parts if p.get("name") == partition), None)
+    return next((p for p in parts if p.get("default")), parts[0] if parts else None)
+
+
+def slurm_weights(view: Mapping | None, partition: str | None) -> dict[str, str] | None:
+    """The partition's weights as the cache read them; None when not known (no snapshot,
+    or one taken before the cache kept weights, or text that cannot be read)."""
+    from adapters.billing_weights import parse_weights
+
+    record = partition_record(view, partition)
+    if record is None or "billing_weights" not in record:
+        return None
+    try:
+        return parse_weights(record.get("billing_weights") or "")
+    except ValueError:
+        return None
+
+
+def weights_for(view: Mapping | None, partition: str | None,
+                at: datetime | None = None) -> tuple[dict[str, str], bool]:
+    """(the weights Slurm bills this partition with, whether they are known)."""
+    from portal.services.prices import applying, desired_weights
+
     prices = prices_at(at)
-    total = Decimal(cpus) * prices.get(CPU, Decimal(0))
-    if gpus:
-        total += Decimal(gpus) * prices.get(gpu_resource(gpu_model), Decimal(0))
+    have = slurm_weights(view, partition)
+    if have is None:
+        return (desired_weights({}, prices), bool(prices))
+    return (desired_weights(have, prices) if prices and applying() else have, True)
+
+
+def _number(value: str) -> tuple[Decimal, str]:
+    unit = value[-1].upper() if value[-1:].isalpha() else ""
+    return Decimal(value[: len(value) - len(unit)] if unit else value), unit
+
+
+def billing_units(weights: Mapping[str, str], *, cpus: int, mem_gb: int | float,
+                  gpu_model: str | None, gpu_count: int, nodes: int = 1) -> Decimal:
+    """Σ weight × TRES as Slurm computes a job's billing (unrounded). No weights at all:
+    Slurm bills the CPUs."""
+    if not weights:
+        return Decimal(int(cpus))
+    counts = {"cpu": Decimal(int(cpus)), "mem": Decimal(str(mem_gb)) * 1024,
+              "node": Decimal(int(nodes)), "gres/gpu": Decimal(int(gpu_count))}
+    if gpu_count and gpu_model:
+        counts[f"gres/gpu:{gpu_model.lower()}"] = Decimal(int(gpu_count))
+    total = Decimal(0)
+    for key, value in weights.items():
+        name = key.casefold()
+        if name not in counts:
+            continue  # licences, energy, other GRES or GPU models: nothing this asks for
+        weight, unit = _number(value)
+        if name == "mem":
+            weight = weight / Decimal(_MEM_UNIT_MB.get(unit, 1))
+        total += weight * counts[name]
     return total
+
+
+def rate(gpu_model: str | None, gpu_count: int, cpus: int, mem_gb: int | float = 0, *,
+         partition: str | None = None, view: Mapping | None = None,
+         at: datetime | None = None) -> Rate:
+    """What one hour of this request costs in `partition` (None: the default partition).
+    `view` is the cached cluster view (read when not given)."""
+    from portal.services import cluster
+    from portal.services.prices import billing_scale
+
+    if view is None:
+        view = cluster.cached_view()
+    weights, known = weights_for(view, partition, at)
+    units = billing_units(weights, cpus=cpus or 0, mem_gb=mem_gb or 0, gpu_model=gpu_model,
+                          gpu_count=gpu_count or 0)
+    hourly = (Decimal(math.floor(units)) / billing_scale()).quantize(PLACES, ROUND_HALF_UP)
+    return Rate(hourly if known else Decimal(0).quantize(PLACES), units, partition,
+                dict(weights), known)
+
+
+def hourly_price(gpu_model: str | None, gpus: int, cpus: int, mem_gb: int | float = 0, *,
+                 partition: str | None = None, at: datetime | None = None) -> Decimal:
+    """What one hour of this spec is charged (see the module doc)."""
+    return rate(gpu_model, gpus, cpus, mem_gb, partition=partition, at=at).hourly

@@ -7,8 +7,10 @@ start date, and its page says why and when. The day after its end date, the work
 Slurm — GrpJobs=0 and GrpSubmitJobs=0 on the account association — so new submissions
 are refused (AssocGrpSubmitJobsLimit) and pending jobs do not start; running jobs and
 sessions finish normally. The project page says why. A member may ask for N more days;
-when an admin approves, the end date moves to max(end date, today) + N and, if the
-project was blocked, Slurm lets it run again at once.
+when an admin approves, the end date moves to max(end date, today) + N — counted from the
+end date, or from today once it has passed; both the request and the approver's list show
+that date before anyone decides — and, if the project was blocked, Slurm lets it run
+again at once.
 """
 
 from __future__ import annotations
@@ -159,9 +161,32 @@ def get_request(actor, request_id: int) -> ExtensionRequest:
     return request
 
 
-def decide(actor, request_id: int, approve: bool, message: str = "") -> ExtensionRequest:
+def resulting_end_date(project: Project, days: int, on: date | None = None) -> date | None:
+    """The end date approving `days` more gives on `on` (default today): counted from the
+    current end date, or from `on` when that date has already passed. None: no end date."""
+    if project.end_date is None:
+        return None
+    base = max(project.end_date, on or today())
+    return date.fromordinal(base.toordinal() + int(days))
+
+
+def _expected(value: object) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ServiceError(_l("The expected end date is not a date (YYYY-MM-DD)."),
+                           "invalid_date") from None
+
+
+def decide(actor, request_id: int, approve: bool, message: str = "",
+           expected_end_date: object = None) -> ExtensionRequest:
     """Admin: approve (move the end date, unblock in Slurm) or reject with a message.
 
+    `expected_end_date` is the new end date the approver was shown: when the date an
+    approval gives now differs (the end date was changed, or the day turned since), the
+    approval is refused with the new date ("end_date_changed") and nothing changes.
     Raises Forbidden, NotFound, ServiceError ("decided", "message_required") and the
     Slurm errors of `both_sides` (then the request stays pending and nothing changed).
     """
@@ -174,15 +199,22 @@ def decide(actor, request_id: int, approve: bool, message: str = "") -> Extensio
     if not approve and not message:
         raise ServiceError(_l("Say why the request is rejected."), "message_required")
     project = request.project
+    expected = _expected(expected_end_date) if approve else None
+    if expected is not None and expected != resulting_end_date(project, request.days):
+        raise ServiceError(
+            _l("Approving now would make the project end on %(date)s, not on %(shown)s as "
+               "shown: check the new date and approve again.",
+               date=str(resulting_end_date(project, request.days)), shown=str(expected)),
+            "end_date_changed")
     with ps.both_sides() as changes:
         request.decided_by_id = getattr(actor, "id", None)
         request.decided_at, request.decision_message = db.utcnow(), message
         request.status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REJECTED
         if approve:
             request.old_end_date = project.end_date
-            base = max(project.end_date or today(), today())
-            project.end_date = request.new_end_date = date.fromordinal(
-                base.toordinal() + request.days)
+            project.end_date = request.new_end_date = (
+                resulting_end_date(project, request.days)
+                or date.fromordinal(today().toordinal() + request.days))
             sync_block(changes, project)
         _audit(actor, f"project.extension_{request.status.value}", project.account,
                days=request.days, end_date=str(project.end_date), message=message)

@@ -48,10 +48,16 @@ REASONS: dict[str, object] = {
                                         "less time."),
     "AssocMaxWallDurationPerJobLimit": _l("The job asks for more time than the project "
                                           "allows; it will not start. Ask for less time."),
-    "AssocGrpBillingMinutes": _l("The project's budget is used up; the job waits until "
-                                 "the budget is raised."),
-    "QOSGrpBillingMinutes": _l("The project's budget is used up; the job waits until the "
-                               "budget is raised."),
+    # With AccountingStorageEnforce=safe Slurm starts a job only when the budget left
+    # covers its WHOLE time limit × price, so this also holds jobs that would end in time.
+    "AssocGrpBillingMinutes": _l("Waiting for the budget: Slurm starts a job only when the "
+                                 "project's budget left covers its whole time limit at "
+                                 "its price. Ask for a shorter time limit, or ask an "
+                                 "administrator for a top-up."),
+    "QOSGrpBillingMinutes": _l("Waiting for the budget: Slurm starts a job only when the "
+                               "project's budget left covers its whole time limit at its "
+                               "price. Ask for a shorter time limit, or ask an "
+                               "administrator for a top-up."),
     "BeginTime": _l("Scheduled to start later, at the chosen start time."),
     "Dependency": _l("Waiting for another job it depends on to finish."),
     "DependencyNeverSatisfied": _l("The job it depended on did not end as required; this "

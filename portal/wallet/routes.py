@@ -1,11 +1,12 @@
 """Wallet pages. Thin: every rule is in portal.services.wallet."""
 
-from flask import redirect, render_template, request, url_for
+from flask import jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.projects.helpers import attempt, form_expired, guarded
 from portal.services import ServiceError
+from portal.services import estimate as estimates
 from portal.services import wallet as svc
 from portal.services.slurm_reasons import describe
 from portal.wallet import bp
@@ -67,3 +68,30 @@ def top_up(project_id: int):
                                    form.note.data),
                 _("Top-up recorded."))
     return redirect(url_for("wallet.detail", project_id=project_id))
+
+
+@bp.get("/estimate")
+@login_required
+def estimate():
+    """JSON for the create forms: the price per hour of what is typed so far, what the
+    wallet covers and whether the budget covers the time limit (issue #16)."""
+    result = _estimate(request.args.get("kind", "job"), request.args)
+    if result is None:
+        return jsonify({"lines": [], "known": False}), 404
+    return jsonify(result)
+
+
+def _estimate(kind: str, values) -> dict | None:
+    from portal.services.users import current_membership
+
+    if not current_user.is_authenticated:
+        return None
+    membership = current_membership(current_user)
+    return None if membership is None else estimates.estimate(membership, values or {}, kind)
+
+
+@bp.app_context_processor
+def price_helpers():
+    """`price_estimate(kind, values)` for the create forms' first render (the page's
+    script refreshes it as fields change) and `money` for amounts."""
+    return {"price_estimate": _estimate, "money": estimates.format_money}

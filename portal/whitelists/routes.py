@@ -27,7 +27,14 @@ def _own(whitelist_id: int):
         abort(404)
 
 
-def _index(form: WhitelistForm, status: int = 200):
+def _fix(exc: ServiceError) -> dict | None:
+    """A network with host bits set: what to put instead, for the one-click fix button."""
+    if not getattr(exc, "suggestion", None):
+        return None
+    return {"line": getattr(exc, "line", 0), "original": exc.original, "fixed": exc.suggestion}
+
+
+def _index(form: WhitelistForm, status: int = 200, fix: dict | None = None):
     owned = whitelists.list_whitelists(current_user)
     return render_template(
         "whitelists/index.html",
@@ -35,6 +42,7 @@ def _index(form: WhitelistForm, status: int = 200):
         usage={w.id: whitelists.whitelist_usage(w) for w in owned},
         rule_label=whitelists.rule_label,
         form=form,
+        fix=fix,
     ), status
 
 
@@ -57,13 +65,13 @@ def create():
         )
     except ServiceError as exc:
         flash(str(exc.message), "error")
-        return _index(form, 400)  # keep what was typed so it can be corrected
+        return _index(form, 400, _fix(exc))  # keep what was typed so it can be corrected
     flash(_("Whitelist %(name)s created.", name=whitelist.name), "info")
     _flash_warnings(warnings)
     return redirect(url_for("whitelists.detail", whitelist_id=whitelist.id))
 
 
-def _detail(whitelist, form: RulesForm, status: int = 200):
+def _detail(whitelist, form: RulesForm, status: int = 200, fix: dict | None = None):
     address = request.args.get("address")
     try:
         check = whitelists.explain(whitelist, address or None)
@@ -81,6 +89,7 @@ def _detail(whitelist, form: RulesForm, status: int = 200):
         ssh_port=whitelists.SSH_PORT,
         web_port=whitelists.WEB_PORT,
         usage=whitelists.whitelist_usage(whitelist),
+        fix=fix,
     ), status
 
 
@@ -103,7 +112,7 @@ def add_rules(whitelist_id: int):
                                                admit_all=bool(form.admit_all.data))
     except ServiceError as exc:
         flash(str(exc.message), "error")
-        return _detail(whitelist, form, 400)
+        return _detail(whitelist, form, 400, _fix(exc))
     flash(_("%(count)d rule(s) added.", count=len(added)), "info")
     _flash_warnings(warnings)
     return redirect(here)

@@ -130,7 +130,7 @@ def test_empty_wallet_keeps_the_next_job_pending_until_a_top_up(env, app, client
     cluster.refresh(scheduler)
     auth.login("alice", PASSWORD)
     page = html.unescape(client.get(f"/wallet/{project.id}").get_data(as_text=True))
-    assert "The project's budget is used up" in page and f"<code>{job_id}</code>" in page
+    assert "Waiting for the budget" in page and f"<code>{job_id}</code>" in page
     assert "QOSGrpBillingMinutes" in page and 'data-testid="budget-empty"' in page
 
     admin = users.get_user("root-admin")

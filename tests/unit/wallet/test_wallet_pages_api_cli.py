@@ -78,7 +78,7 @@ def test_page_says_why_jobs_wait_for_budget(app, client, auth, project, budget):
         put_jobs([job(77, state="queued", reason="QOSGrpBillingMinutes")])
     auth.login("max", PASSWORD)
     page = _text(client.get(f"/wallet/{project}"))
-    assert 'data-testid="budget-empty"' in page and "budget is used up" in page
+    assert 'data-testid="budget-empty"' in page and "Waiting for the budget" in page
     assert 'data-testid="budget-waiting"' in page and "<code>77</code>" in page
     assert "0 billing-minutes left" in page
 

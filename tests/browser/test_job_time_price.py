@@ -1,0 +1,144 @@
+"""Issue #16, items 2 and 3, as a user meets them in the browser against the dev cluster:
+
+- Run job has a time limit field, filled in with the default (the partition's 4 h here);
+  a 1-minute limit typed there is what Slurm gets (`scontrol show job`: TimeLimit=00:01:00).
+- The form says what the request costs per hour before submit; the order shows the same
+  unit price, Slurm bills the same (billing=13 is 0.13 per hour at 100 units a currency),
+  and the wallet's charge for the finished job is that price × the hours it ran.
+
+Slurm's weights are the dev cluster's slurm.conf ones (CPU=1.0,Mem=0.25G,GRES/gpu=10.0;
+the tests never change them), read by the worker's cluster refresh.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from sqlalchemy import select
+
+from adapters.runner import CommandRunner
+from portal import db, worker
+from portal.models import Membership, Order, Project, ProjectRole, WalletTransaction
+from portal.services import users
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+@pytest.fixture
+def alice(app):
+    with app.app_context():
+        user, _ = users.create_user("alice", password=PASSWORD)
+        project = Project(account="proja", name="Project A")
+        db.session.add(project)
+        db.session.commit()
+        db.session.add(Membership(user_id=user.id, project_id=project.id,
+                                  role=ProjectRole.MANAGER))
+        db.session.commit()
+        return user.id
+
+
+@pytest.fixture
+def running_worker(app):
+    """The portal worker, cycling every second while the test runs."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            try:
+                worker.run_cycle(app)
+            except Exception:  # noqa: BLE001 - a failed cycle is retried, as in production
+                pass
+            stop.wait(1.0)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=120)
+
+
+def _wait(predicate, what: str, timeout: float = 120.0, step: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+def _scontrol(job_id: str) -> str:
+    return CommandRunner().run(["scontrol", "show", "job", job_id], check=False).stdout
+
+
+def test_form_price_is_the_order_price_and_the_charge_and_the_time_limit_reaches_slurm(
+        app, alice, running_worker, live_server, page):
+    name = "tp" + uuid.uuid4().hex[:8]
+    slurm_id = None
+    try:
+        page.goto(f"{live_server}/login")
+        page.fill("#username", "alice")
+        page.fill("#password", PASSWORD)
+        page.click("[data-testid=login-submit]")
+        page.wait_for_selector("[data-testid=current-user]")
+        # The worker has read the partitions (and their billing weights) at least once.
+        _wait(lambda: page.goto(f"{live_server}/jobs/new") and page.locator(
+            "[data-testid=price-estimate][data-hourly]:not([data-hourly=''])").count(),
+            "the price to be known", timeout=60)
+        assert page.input_value("[data-testid=time-limit]") == "4:00:00"  # partition default
+
+        page.fill("[data-testid=job-name]", name)
+        page.select_option("[data-testid=gpu-model]", "a100")
+        page.fill("[data-testid=gpu-count]", "1")
+        page.fill("[data-testid=cpus]", "2")
+        page.fill("[data-testid=mem]", "4")
+        page.fill("[data-testid=time-limit]", "1")
+        page.fill("[data-testid=command]", "echo priced; sleep 5")
+        # 2 CPUs × 1.0 + 4 GB × 0.25 + 1 GPU × 10.0 = 13 billing units = 0.13 per hour.
+        page.wait_for_selector("[data-testid=price-estimate][data-hourly='0.13']")
+        shown = page.get_attribute("[data-testid=price-estimate]", "data-hourly")
+        words = page.inner_text("[data-testid=price-estimate]")
+        assert "This costs 0.13 per hour" in words
+        assert "With a time limit of 1 min" in words  # the typed limit, in words
+
+        page.click("[data-testid=submit-job]")
+        page.wait_for_selector("[data-testid=slurm-job-id]")
+        slurm_id = page.inner_text("[data-testid=slurm-job-id]").strip()
+        assert slurm_id.isdigit()
+        assert "0:01:00" in page.inner_text("[data-testid=job-time-limit]")
+        shown_slurm = _scontrol(slurm_id)
+        assert "TimeLimit=00:01:00" in shown_slurm
+        billing = int(re.search(r"billing=(\d+)", shown_slurm).group(1))
+        assert Decimal(billing) / 100 == Decimal(shown)  # what Slurm bills per hour
+
+        page.goto(f"{live_server}/orders/")
+        row = page.locator(f"tr:has-text('{name}')")
+        assert row.locator("[data-testid=unit-price]").inner_text() == shown
+        row.locator("td a").first.click()
+        assert page.inner_text("[data-testid=unit-price]") == shown
+        spec = page.inner_text("[data-testid=spec]")
+        assert "1 × a100" in spec and "1 min (0:01:00)" in spec and "=" not in spec
+
+        def charged():
+            with app.app_context():
+                return db.session.scalar(select(WalletTransaction).where(
+                    WalletTransaction.job_id == slurm_id))
+
+        tx = _wait(charged, "the wallet to charge the finished job", timeout=240, step=1)
+        with app.app_context():
+            order = db.session.scalar(select(Order).where(Order.slurm_job_id == slurm_id))
+            assert order.unit_price == Decimal(shown)
+        assert tx.billing == billing and Decimal(tx.billing) / 100 == Decimal(shown)
+        expected = (Decimal(shown) * tx.elapsed_s / 3600).quantize(Decimal("0.0001"),
+                                                                   ROUND_HALF_UP)
+        assert -tx.amount == expected  # the charge is the shown price × the hours it ran
+    finally:
+        if slurm_id:
+            CommandRunner().run(["scancel", "--", slurm_id], check=False)
