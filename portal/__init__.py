@@ -69,6 +69,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.auth import bp as auth_bp
     from portal.costs import bp as costs_bp
     from portal.custom_images import bp as custom_images_bp
+    from portal.gateway.internal import bp as gateway_bp
     from portal.gpu_usage import bp as gpu_usage_bp
     from portal.jobs import bp as jobs_bp
     from portal.jobtemplates import bp as jobtemplates_bp
@@ -96,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sessions_bp)
     app.register_blueprint(custom_images_bp)
     app.register_blueprint(proxy_bp)
+    app.register_blueprint(gateway_bp)
     app.register_blueprint(projects_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(wallet_bp)

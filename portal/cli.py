@@ -212,5 +212,10 @@ from portal.cli_costs import register as _register_costs  # noqa: E402 - needs `
 
 _register_costs(main)
 
+from portal.cli_gateway import register as _register_gateway  # noqa: E402 - needs `main`
+
+_register_gateway(main)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -21,6 +21,8 @@ def normalise_address(text: str) -> str:
 
 def client_address() -> str:
     trusted = int(current_app.config.get("TRUSTED_PROXY_COUNT") or 0)
+    if current_app.config.get("BEHIND_GATEWAY"):
+        trusted += 1  # the session gateway (portal/gateway) is one more proxy, always there
     remote = request.remote_addr or "0.0.0.0"
     if trusted > 0:
         hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h]

@@ -1,0 +1,97 @@
+"""The app's side of the gateway: `/_gateway/authorize` and `/_gateway/recheck`.
+
+Only the gateway may call these: every call carries `X-Portal-Gateway: <key>`, a key
+derived from the app's secret (gateway_key), and the gateway refuses to forward any
+client request under /_gateway/. The authorize call is the client's own request as far
+as the app can tell (its cookies, User-Agent, Host, Origin, and the address the gateway
+saw in X-Forwarded-For), so Flask-Login, the owner, whitelist, Origin and node checks run
+exactly as for the WSGI proxy (portal/services/proxy.py). A refusal is answered with the
+page the WSGI proxy would have rendered; a grant with a signed decision (itsdangerous,
+the app's secret, max age DECISION_MAX_AGE) that carries the Jupyter target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import Blueprint, abort, current_app, jsonify, request
+from flask_login import current_user
+from itsdangerous import URLSafeTimedSerializer
+
+from portal import db
+from portal.extensions import csrf, login_manager
+from portal.models import User
+from portal.net import client_address
+from portal.services import ServiceError
+from portal.services import proxy as rules
+from portal.services.sessions import probe
+
+bp = Blueprint("gateway_internal", __name__, url_prefix="/_gateway")
+csrf.exempt(bp)
+KEY_HEADER = "X-Portal-Gateway"
+DECISION_SALT = "portal-gateway-decision"
+DECISION_MAX_AGE = 30
+
+
+def gateway_key(secret: str) -> str:
+    """The shared key of app and gateway, derived from the app's secret key."""
+    return hmac.new(str(secret).encode(), b"portal-gateway-v1", hashlib.sha256).hexdigest()
+
+
+def serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(str(secret), salt=DECISION_SALT)
+
+
+@bp.before_request
+def _only_the_gateway():
+    sent = request.headers.get(KEY_HEADER, "")
+    if not hmac.compare_digest(sent, gateway_key(current_app.config["SECRET_KEY"])):
+        abort(404)
+
+
+@bp.post("/authorize/<int:session_id>")
+def authorize(session_id: int):
+    """Decide one client request or websocket upgrade to `/s/<session_id>/`."""
+    from portal.proxy.routes import _refusal
+
+    websocket = request.args.get("ws") == "1"
+    method = request.args.get("method", "GET").upper()
+    if not current_user.is_authenticated:
+        if websocket:
+            abort(404)
+        return login_manager.unauthorized()
+    client = client_address()
+    try:
+        target = rules.authorize(current_user, session_id, client, host=request.host,
+                                 origin=request.headers.get("Origin"), method=method,
+                                 websocket=websocket, probe=probe)
+    except ServiceError as exc:
+        return _refusal(exc)
+    decision = {"sid": target.session_id, "host": target.host, "port": target.port,
+                "token": target.token, "uid": current_user.id,
+                "ver": getattr(current_user, "session_version", None), "client": client}
+    signed = serializer(current_app.config["SECRET_KEY"]).dumps(decision)
+    return jsonify(decision=signed)
+
+
+@bp.post("/recheck")
+def recheck():
+    """Which of the listed (session, user, login version, address) grants still hold:
+    one call per RECHECK seconds for all of the gateway's open connections."""
+    items = (request.get_json(silent=True) or {}).get("grants") or []
+    valid = []
+    for item in items[:10000]:
+        try:
+            sid, uid, ver, client = int(item[0]), int(item[1]), item[2], str(item[3])
+        except (TypeError, ValueError, IndexError):
+            continue
+        user = db.session.get(User, uid)
+        if user is None or not user.is_active or getattr(user, "session_version", None) != ver:
+            continue
+        try:
+            rules._decide(user, sid, client, None)
+        except ServiceError:
+            continue
+        valid.append([sid, uid, ver, client])
+    return jsonify(valid=valid)

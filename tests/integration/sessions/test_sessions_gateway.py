@@ -1,0 +1,178 @@
+"""Issue #14: the session gateway in front of the app, with a real running session.
+
+Everything goes through the gateway's one address: Jupyter runs 1+1 over a websocket that
+holds no app thread, the terminal types through it, another user still gets 404, an
+address outside the whitelist and a foreign Origin are refused, and the gateway's internal
+interface cannot be reached by a client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+
+import pytest
+from simple_websocket import ConnectionError as Refused
+
+from adapters.runner import CommandRunner
+from portal import db
+from portal.gateway.server import Background, gateway_for
+from portal.models import Whitelist
+from portal.services import ServiceError, keys, public_images, sessions, whitelists
+from portal.services import users as usersvc
+from portal.slurm import make_scheduler
+from tests.integration.sessions.conftest import Portal
+from tests.integration.sessions.sessionhelpers import (
+    JUPYTER_IMAGE,
+    Browser,
+    LiveServer,
+    add_member,
+    cycle,
+    make_app,
+    remove_session_dirs,
+    wait_for,
+)
+from tests.integration.sessions.test_sessions_connect import _execute, _state, _ws
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sessions-gateway")]
+
+
+class _Front:
+    """The gateway as the one address the tests use (`.url`, `.host`)."""
+
+    def __init__(self, app, live):
+        self.live = live
+        self.bg = Background(gateway_for(app, live.url))
+        self.url, self.host = self.bg.url, self.bg.host
+
+    def stop(self):
+        self.bg.stop()
+        self.live.stop()
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory):
+    """As tests/integration/sessions/conftest.py's, but the app sits behind the gateway."""
+    tmp = tmp_path_factory.mktemp("gateway")
+    app = make_app(tmp / "portal.db", TRUSTED_PROXY_COUNT=1, BEHIND_GATEWAY=True)
+    prefix = "gw" + uuid.uuid4().hex[:6]
+    summary = cycle(app)
+    assert summary.get("cluster_ok"), f"the dev cluster must be up: {summary}"
+    with app.app_context():
+        alice = add_member("alice", "proja")
+        add_member("bob", "proja")
+        public_images.register_image("jupyter", JUPYTER_IMAGE, framework="Python 3 / Jupyter")
+        _, private = keys.create_key(alice, "laptop")
+        whitelists.create_whitelist(alice, "loopback", "127.0.0.1/32 tcp")
+        db.session.remove()
+    key_path = tmp / "id_alice"
+    key_path.write_text(private)
+    key_path.chmod(0o600)
+    front = _Front(app, LiveServer(app))
+    yield Portal(app, front, prefix, key_path)
+    front.stop()
+    remove_session_dirs(app)
+    runner = CommandRunner()
+    for job in make_scheduler(app.config).info_all():
+        if (job.name or "").startswith(prefix) and not job.state.is_terminal:
+            runner.run(["scancel", "--", job.id], as_user=job.user, check=False)
+
+
+@pytest.fixture(scope="module")
+def running(portal):
+    """alice's running session with Jupyter and the web terminal (127.0.0.1 only)."""
+    app = portal.app
+    with app.test_request_context():
+        whitelist = db.session.query(Whitelist).filter_by(name="loopback").one()
+        created = sessions.create_session(usersvc.get_user("alice"), {
+            "name": f"{portal.prefix}-gw", "image": "jupyter", "ssh_auth": "key",
+            "ssh_key_ids": [keys.list_keys(usersvc.get_user("alice"))[0].id],
+            "whitelist_ids": [whitelist.id], "end": "hours", "hours": 1, "cpus": 1,
+            "mem_gb": 1})
+        session_id = created.id
+        db.session.remove()
+    browser = Browser(portal.server.url)
+    browser.login("alice")
+    wait_for(lambda: browser.request(f"/sessions/{session_id}")[0] == 200
+             and _state(app, session_id) == "running", 90, what="the session to run")
+    yield session_id, browser
+    with app.test_request_context(), contextlib.suppress(ServiceError):
+        sessions.delete_session(usersvc.get_user("alice"), session_id)
+    with app.app_context():
+        db.session.remove()
+
+
+def test_kernel_runs_1_plus_1_through_the_gateway(portal, running):
+    session_id, browser = running
+    status, _, body = browser.json(f"/s/{session_id}/api/kernels", method="POST", body={})
+    assert status == 201, body
+    kernel_id = json.loads(body)["id"]
+    ws = _ws(portal, browser, f"/s/{session_id}/api/kernels/{kernel_id}/channels")
+    try:
+        assert _execute(ws, "1+1") == "2"
+    finally:
+        ws.close()
+    status, _, _ = browser.request(f"/s/{session_id}/api/kernels/{kernel_id}", method="DELETE",
+                                   headers={"Origin": portal.server.url})
+    assert status == 204
+    status, headers, body = browser.request(f"/s/{session_id}/lab")
+    assert status == 200 and b"jupyter-config-data" in body
+    assert "username-" not in headers.get("Set-Cookie", "")
+
+
+def test_terminal_types_through_the_gateway(portal, running):
+    session_id, browser = running
+    ws = _ws(portal, browser, f"/terminal/{session_id}/ws?rows=30&cols=100")
+    output = b""
+    try:
+        ws.send(json.dumps({"t": "i", "d": "echo M$((6*7))K\r"}))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and b"M42K" not in output:
+            chunk = ws.receive(timeout=1)
+            output += chunk if isinstance(chunk, bytes) else (chunk or "").encode()
+    finally:
+        ws.close()
+    assert b"M42K" in output, output[-2000:]
+
+
+def test_other_user_gets_404_through_the_gateway(portal, running):
+    session_id, _ = running
+    bob = Browser(portal.server.url)
+    bob.login("bob")
+    for path in (f"/s/{session_id}/api/status", f"/s/{session_id}/api/kernels"):
+        status, _, body = bob.request(path)
+        assert status == 404 and b"last_activity" not in body, path
+    with pytest.raises(Refused):
+        _ws(portal, bob, f"/s/{session_id}/api/events/subscribe")
+    with pytest.raises(Refused):
+        _ws(portal, bob, f"/terminal/{session_id}/ws")
+    status, headers, _ = Browser(portal.server.url).request(f"/s/{session_id}/api/status")
+    assert status == 302 and "/login" in headers["Location"]
+
+
+def test_whitelist_and_origin_are_checked_through_the_gateway(portal, running):
+    session_id, browser = running
+    elsewhere = Browser(portal.server.url, headers={"X-Forwarded-For": "10.9.9.9"})
+    elsewhere.login("alice")
+    status, _, body = elsewhere.request(f"/s/{session_id}/api/status")
+    assert status == 403 and b"10.9.9.9" in body and b"last_activity" not in body
+    # A client that is not behind the trusted proxy cannot claim the loopback address:
+    # the gateway appends the address it saw itself.
+    with pytest.raises(Refused):
+        _ws(portal, browser, f"/s/{session_id}/api/events/subscribe", origin="http://evil.test")
+    status, _, _ = browser.request(f"/s/{session_id}/api/kernels", method="POST", data=b"{}",
+                                   headers={"Origin": "http://evil.test"})
+    assert status == 403
+
+
+def test_internal_interface_is_not_reachable(portal, running):
+    session_id, browser = running
+    for path in (f"/_gateway/authorize/{session_id}", "/_gateway/recheck"):
+        assert browser.request(path, method="POST", data=b"{}")[0] == 404
+    direct = Browser(portal.server.live.url)
+    direct.jar = browser.jar
+    status, _, body = direct.request(f"/_gateway/authorize/{session_id}", method="POST",
+                                     data=b"", headers={"X-Portal-Gateway": "guess"})
+    assert status == 404 and b"decision" not in body
