@@ -39,6 +39,7 @@ from adapters.accounts_values import (
     parse_tres,
     tres_update,
 )
+from adapters.dbdlock import one_change_at_a_time
 from adapters.errors import AdapterError, SlurmRejected, SlurmUnreachable, classify_failure
 from adapters.runner import MINIMAL_PATH, CommandResult, CommandRunner, validate_user
 
@@ -200,7 +201,8 @@ class SlurmAccounts:
             self.planned.append(argv)
             log.info("dry run: %s", " ".join(argv))
             return True
-        result = self.runner.run(argv, as_user=self.operator, check=False)
+        with one_change_at_a_time(argv):
+            result = self.runner.run(argv, as_user=self.operator, check=False)
         if result.returncode == 0:
             return True
         if not result.stderr.strip() and any(n in result.stdout.lower() for n in NOTHING):

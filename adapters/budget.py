@@ -25,6 +25,7 @@ import shutil
 from dataclasses import dataclass
 
 from adapters.accounts_values import BASE_FLAGS, NOTHING, check_name
+from adapters.dbdlock import one_change_at_a_time
 from adapters.errors import AdapterError, SlurmRejected, SlurmUnreachable, classify_failure
 from adapters.runner import MINIMAL_PATH, CommandRunner, validate_user
 
@@ -114,7 +115,8 @@ class SlurmBudget:
         argv = [self._bin("sacctmgr"), *BASE_FLAGS, "modify", "qos", "where",
                 f"Name={check_name(qos, 'QOS')}", "set", f"GrpTRESMins=billing={value}",
                 "Flags+=NoDecay"]
-        result = self.runner.run(argv, as_user=self.operator, check=False)
+        with one_change_at_a_time(argv):
+            result = self.runner.run(argv, as_user=self.operator, check=False)
         if result.returncode == 0:
             return True
         if not result.stderr.strip() and any(n in result.stdout.lower() for n in NOTHING):

@@ -23,7 +23,10 @@ class Defaults:
     SECRET_KEY = INSECURE_SECRET
     SECRET_KEY_FILE = str(STATE_DIR / "secret_key")
     DATABASE_URL = f"sqlite:///{STATE_DIR / 'portal.db'}"
-    STATE_DIR = str(STATE_DIR)  # last: the two lines above use the module's Path
+    # Every sacctmgr change from any portal process on this host waits for this lock
+    # (adapters/dbdlock.py: Slurm 22.05 corrupts its association tree under parallel changes).
+    SLURMDBD_LOCK_FILE = str(STATE_DIR / "slurmdbd-changes.lock")
+    STATE_DIR = str(STATE_DIR)  # last: the lines above use the module's Path
     # Cookies: HttpOnly and SameSite always; Secure unless the deployment is plain-http loopback.
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True

@@ -97,8 +97,8 @@ def _sessions(c: Cycle) -> None:
         c.summary["sessions"] = result
 
 
-def _approvals(c: Cycle) -> None:  # F11 orders waiting/closing
-    result = approvals.worker_step(c.scheduler)
+def _approvals(c: Cycle) -> None:  # F11 orders waiting/closing; approved jobs re-checked
+    result = approvals.worker_step(c.scheduler, c.jobs)
     c.summary.update(result)
     if result.get("orders_error"):
         raise StepFailed(result["orders_error"])

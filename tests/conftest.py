@@ -8,7 +8,9 @@ import re
 import pytest
 from hypothesis import HealthCheck, settings
 
+from adapters import dbdlock
 from portal import create_app, db
+from portal.config import Defaults
 from portal.migrate import upgrade
 from portal.services import users
 
@@ -20,6 +22,11 @@ settings.register_profile(
     "portal", deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile("portal")
+
+# Every test process (xdist workers included) serialises its sacctmgr changes through the
+# lock `make run` uses, as portal processes do (adapters/dbdlock.py), also where a test
+# builds an adapter without an app.
+dbdlock.use(Defaults.SLURMDBD_LOCK_FILE)
 
 
 def pytest_report_header(config):

@@ -28,9 +28,12 @@ SUPERVISE = REPO_ROOT / "etc" / "supervise.sh"
 @pytest.fixture
 def portal_env(tmp_path):
     """The environment of a separate portal install: its own database and var directory;
-    nothing in it changes Slurm (no billing weights, no budgets, no projects)."""
+    nothing in it changes Slurm (no billing weights, no budgets, no projects). Its state is
+    private (0700 directory, 0600 database), or the worker refuses to start (portal.statedir)."""
+    tmp_path.chmod(0o700)
     url = f"sqlite:///{tmp_path / 'portal.db'}"
     upgrade(url)
+    (tmp_path / "portal.db").chmod(0o600)
     env = {
         **os.environ,
         "PORTAL_DATABASE_URL": url,
