@@ -62,7 +62,8 @@ class Gateway:
         self.recheck_every = recheck
         self.decision_ttl = decision_ttl
         self.decisions: dict[tuple, tuple[float, Decision]] = {}
-        self.open: dict[tuple, set] = {}  # grant -> {(client ws, upstream ws)}
+        self.inflight: dict[tuple, asyncio.Future] = {}  # key -> the one authorize call
+        self.open: dict[tuple, set] = {}  # grant -> {_WebSocketPair | _Stream}
         self.app_session: aiohttp.ClientSession | None = None
         self.up_session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task | None = None
@@ -89,10 +90,9 @@ class Gateway:
     async def stop(self, _app=None) -> None:
         if self._task:
             self._task.cancel()
-        for pairs in list(self.open.values()):
-            for client, upstream in list(pairs):
-                await upstream.close()
-                await client.close()
+        for conns in list(self.open.values()):
+            for conn in list(conns):
+                await conn.close()
         await self.app_session.close()
         await self.up_session.close()
 
@@ -202,7 +202,12 @@ class Gateway:
                 pairs = rules_headers.downstream_response_headers(
                     up.headers.items(), decision.token, f"{decision.host}:{decision.port}",
                     self.portal_cookies)
-                return await self._relay_response(request, up, pairs)
+                stream = _Stream(request, up)
+                self._track(decision.grant, stream)
+                try:
+                    return await self._relay_response(request, up, pairs)
+                finally:
+                    self._untrack(decision.grant, stream)
         except aiohttp.ClientError:
             return web.Response(status=502, text="The session's Jupyter does not answer.")
 
@@ -227,19 +232,25 @@ class Gateway:
             protocols=[upstream.protocol] if upstream.protocol else (),
             max_msg_size=MAX_MESSAGE, autoping=True, compress=False)
         await client.prepare(request)
-        pair = (client, upstream)
+        pair = _WebSocketPair(client, upstream)
         if grant is not None:
-            self.open.setdefault(grant, set()).add(pair)
+            self._track(grant, pair)
         try:
             await asyncio.gather(self._pump(client, upstream), self._pump(upstream, client))
         finally:
             if grant is not None:
-                pairs = self.open.get(grant)
-                if pairs is not None:
-                    pairs.discard(pair)
-                    if not pairs:
-                        self.open.pop(grant, None)
+                self._untrack(grant, pair)
         return client
+
+    def _track(self, grant, conn) -> None:
+        self.open.setdefault(grant, set()).add(conn)
+
+    def _untrack(self, grant, conn) -> None:
+        conns = self.open.get(grant)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                self.open.pop(grant, None)
 
     @staticmethod
     async def _pump(src, dst) -> None:
@@ -259,17 +270,37 @@ class Gateway:
 
     # -- decisions -----------------------------------------------------------------
     async def decide(self, request: web.Request, session_id: int, websocket: bool):
-        """The app's grant for this request (cached briefly), or its refusal response."""
+        """The app's grant for this request (cached briefly), or its refusal response.
+
+        Single flight: concurrent requests with one cache key (a JupyterLab tab opening its
+        sockets, a bench opening a thousand) share ONE authorize call to the app instead of
+        each missing the cache at the same moment."""
         method = request.method.upper()
         unsafe = websocket or method not in SAFE_METHODS
         xff = self.forwarded_for(request)
         key = (session_id, request.headers.get("Cookie", ""),
                request.headers.get("User-Agent", ""), xff, request.host,
                request.headers.get("Origin"), unsafe, websocket)
-        now = time.monotonic()
         cached = self.decisions.get(key)
-        if cached is not None and now - cached[0] < self.decision_ttl:
+        if cached is not None and time.monotonic() - cached[0] < self.decision_ttl:
             return cached[1]
+        flight = self.inflight.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._ask_app(request, session_id, websocket,
+                                                         method, xff, key))
+            self.inflight[key] = flight
+            flight.add_done_callback(lambda _f: self.inflight.pop(key, None))
+        answer = await asyncio.shield(flight)
+        if isinstance(answer, Decision):
+            return answer
+        status, body, pairs = answer
+        out = web.Response(status=status, body=body)
+        for name, value in pairs:
+            out.headers.add(name, value)
+        return out
+
+    async def _ask_app(self, request, session_id, websocket, method, xff, key):
+        """One authorize call: a Decision (cached), or (status, body, headers) to relay."""
         headers = {KEY_HEADER: self.key, "X-Forwarded-For": xff, "Host": request.host}
         for name in ("Cookie", "User-Agent", "Origin", "Accept-Language", "Accept"):
             if name in request.headers:
@@ -282,19 +313,17 @@ class Gateway:
                 body = await resp.read()
                 if resp.status == 200 and resp.content_type == "application/json":
                     decision = self._verify(await resp.json())
-                    if decision is not None:
-                        if len(self.decisions) > 4096:
-                            self.decisions.clear()
-                        self.decisions[key] = (now, decision)
-                        return decision
-                    return web.Response(status=502, text="Bad gateway decision.")
-                out = web.Response(status=resp.status, body=body)
-                for name, value in resp.headers.items():
-                    if name.lower() not in HOP and name.lower() != "content-length":
-                        out.headers.add(name, value)
-                return out
+                    if decision is None:
+                        return 502, b"Bad gateway decision.", ()
+                    if len(self.decisions) > 4096:
+                        self.decisions.clear()
+                    self.decisions[key] = (time.monotonic(), decision)
+                    return decision
+                pairs = [(n, v) for n, v in resp.headers.items()
+                         if n.lower() not in HOP and n.lower() != "content-length"]
+                return resp.status, body, pairs
         except aiohttp.ClientError:
-            return web.Response(status=502, text="The portal is restarting; try again.")
+            return 502, b"The portal is restarting; try again.", ()
 
     def _verify(self, payload: dict) -> Decision | None:
         try:
@@ -332,11 +361,40 @@ class Gateway:
         for key in [k for k, (_, d) in self.decisions.items() if d.grant in gone]:
             self.decisions.pop(key, None)
         for grant in revoked:
-            for client, upstream in list(self.open.pop(grant, ())):
-                with contextlib.suppress(Exception):
-                    await client.close(code=CLOSE_REVOKED, message=b"session no longer available")
-                with contextlib.suppress(Exception):
-                    await upstream.close()
+            for conn in list(self.open.pop(grant, ())):
+                await conn.close(revoked=True)
+
+
+class _WebSocketPair:
+    """An open websocket: the client's side and the session's."""
+
+    def __init__(self, client: web.WebSocketResponse, upstream):
+        self.client, self.upstream = client, upstream
+
+    async def close(self, revoked: bool = False) -> None:
+        with contextlib.suppress(Exception):
+            if revoked:
+                await self.client.close(code=CLOSE_REVOKED,
+                                        message=b"session no longer available")
+            else:
+                await self.client.close()
+        with contextlib.suppress(Exception):
+            await self.upstream.close()
+
+
+class _Stream:
+    """A streamed HTTP response from a session (a download, a long poll): a revoked one is
+    cut (the connection closed mid-body), so the client can tell it did not complete."""
+
+    def __init__(self, request: web.Request, upstream):
+        self.request, self.upstream = request, upstream
+
+    async def close(self, revoked: bool = False) -> None:
+        with contextlib.suppress(Exception):
+            self.upstream.close()
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()  # not close(): that would first flush to a slow reader
 
 
 def gateway_for(flask_app, app_url: str, **kwargs) -> Gateway:

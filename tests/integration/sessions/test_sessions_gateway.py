@@ -8,11 +8,15 @@ interface cannot be reached by a client.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import http.client
 import json
+import statistics
 import time
 import uuid
 
+import aiohttp
 import pytest
 from simple_websocket import ConnectionError as Refused
 
@@ -26,6 +30,7 @@ from portal.slurm import make_scheduler
 from tests.integration.sessions.conftest import Portal
 from tests.integration.sessions.sessionhelpers import (
     JUPYTER_IMAGE,
+    USER_AGENT,
     Browser,
     LiveServer,
     add_member,
@@ -176,3 +181,104 @@ def test_internal_interface_is_not_reachable(portal, running):
     status, _, body = direct.request(f"/_gateway/authorize/{session_id}", method="POST",
                                      data=b"", headers={"X-Portal-Gateway": "guess"})
     assert status == 404 and b"decision" not in body
+
+
+async def _hold(url: str, headers: dict, count: int, pages: int, page_url: str, app):
+    """Open `count` websockets at once, then time page loads (and count the app's checked
+    out database connections) while they are open."""
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as client:
+        sockets = await asyncio.gather(*[client.ws_connect(url)
+                                         for _ in range(count)])
+        try:
+            timings = []
+            for _ in range(pages):
+                start = time.monotonic()
+                async with client.get(page_url, allow_redirects=False) as resp:
+                    await resp.read()
+                    assert resp.status == 200
+                timings.append(time.monotonic() - start)
+            checked_out = app.extensions["db_engine"].pool.checkedout()
+            assert all(not ws.closed for ws in sockets)
+            return timings, checked_out
+        finally:
+            await asyncio.gather(*[ws.close() for ws in sockets])
+
+
+def test_pages_answer_while_200_websockets_are_open(portal, running):
+    """JupyterLab tabs' sockets hold no app thread or database connection: 200 opened at
+    once cost ONE authorize call per decision window, and pages stay fast meanwhile."""
+    session_id, browser = running
+    gateway = portal.server.bg.gateway
+    calls = []
+    ask = gateway._ask_app
+
+    async def counted(*args):
+        calls.append(time.monotonic())
+        return await ask(*args)
+
+    gateway._ask_app = counted
+    headers = {"Cookie": browser.cookie_header(), "Origin": portal.server.url,
+               "User-Agent": USER_AGENT}
+    start = time.monotonic()
+    try:
+        timings, checked_out = asyncio.run(_hold(
+            f"ws://{portal.server.host}/s/{session_id}/api/events/subscribe", headers, 200, 20,
+            f"{portal.server.url}/jobs/", portal.app))
+    finally:
+        gateway._ask_app = ask
+    windows = 1 + (time.monotonic() - start) / gateway.decision_ttl
+    assert 1 <= len(calls) <= windows, (len(calls), windows)
+    assert checked_out <= 2, checked_out
+    assert statistics.quantiles(timings, n=20)[-1] < 2.0, timings
+
+
+def test_deleted_sessions_open_connections_close_within_5s(portal, running):
+    """Runs last (it deletes the session): an open websocket and a download in progress
+    through the gateway both end within 5 s of the delete."""
+    session_id, browser = running
+    status, _, body = browser.json(f"/s/{session_id}/api/kernels", method="POST", body={})
+    assert status == 201, body
+    kernel = _ws(portal, browser, f"/s/{session_id}/api/kernels/{json.loads(body)['id']}/channels")
+    try:
+        path = json.loads(_execute(kernel, "import os, json; open('gw-big.bin', 'wb')"
+                                           ".write(b'x' * (64 << 20)); "
+                                           "json.dumps(os.path.abspath('gw-big.bin'))").strip("'"))
+    finally:
+        kernel.close()
+    try:
+        ws = _ws(portal, browser, f"/s/{session_id}/api/events/subscribe")
+        download = http.client.HTTPConnection(portal.server.host, timeout=10)
+        download.request("GET", f"/s/{session_id}/files/gw-big.bin",
+                         headers={"Cookie": browser.cookie_header(), "User-Agent": USER_AGENT})
+        resp = download.getresponse()
+        assert resp.status == 200 and len(resp.read(65536)) == 65536
+        with portal.app.test_request_context():
+            sessions.delete_session(usersvc.get_user("alice"), session_id)
+            db.session.remove()
+        deleted = time.monotonic()
+
+        def ws_closed():
+            try:
+                ws.receive(timeout=0.2)
+            except Exception:  # noqa: BLE001 - simple_websocket raises ConnectionClosed
+                return True
+            return not ws.connected
+
+        wait_for(ws_closed, 10, step=0.05, what="the deleted session's websocket to close")
+        ws_after = time.monotonic() - deleted
+        received = 65536
+        with contextlib.suppress(http.client.IncompleteRead, ConnectionError, OSError):
+            # A slow reader until 4 s after the delete, then as fast as it can: what is
+            # still in the sockets' buffers arrives, and then the body must end, cut.
+            while chunk := resp.read1(64 << 10):
+                received += len(chunk)
+                if time.monotonic() - deleted < 4.0:
+                    time.sleep(0.05)
+        stream_after = time.monotonic() - deleted
+        download.close()
+        assert ws_after <= 5.0, ws_after
+        assert received < 64 << 20 and stream_after <= 5.0, (received, stream_after)
+        assert browser.request(f"/s/{session_id}/api/status")[0] in (404, 503)
+    finally:
+        CommandRunner().run(["rm", "-f", "--", path], as_user="alice", check=False)
