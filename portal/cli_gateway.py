@@ -21,8 +21,21 @@ def gateway(bind, app_url):
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    raise_open_files_limit()
     host, _, port = bind.rpartition(":")
     serve(gateway_for(cli_common.make_app(), app_url), host or "127.0.0.1", int(port))
+
+
+def raise_open_files_limit() -> int:
+    """Every open websocket holds two descriptors (client and session): lift the soft limit
+    (often 1024) to the hard one, so a thousand sockets do not fail with EMFILE."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def register(main: click.Group) -> None:

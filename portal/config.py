@@ -48,6 +48,10 @@ class Defaults:
     BABEL_TRANSLATION_DIRECTORIES = str(REPO_ROOT / "portal" / "translations")
     # Client address: taken from X-Forwarded-For only behind a configured trusted proxy.
     TRUSTED_PROXY_COUNT = 0
+    # True when the session gateway (`portal gateway`, portal/gateway) is in front of the app
+    # (make run, etc/systemd/portal-gateway.service): it counts as one more trusted proxy.
+    # Only set it when the app listens where nothing but the gateway can reach it.
+    BEHIND_GATEWAY = False
     # Slurm and commands (see adapters/).
     SLURM_BIN_DIR = None
     COMMAND_TIMEOUT = 30.0
