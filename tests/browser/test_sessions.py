@@ -1,6 +1,7 @@
 """F3 in a real browser on the dev cluster: create a container through the form and its
 summary, watch it run, execute 1+1 in a Jupyter kernel through the proxy, type in the web
-terminal, log in with SSH as the detail page says, then delete it."""
+terminal, log in with SSH as the detail page says, then delete it. All of it through the
+session gateway (portal/gateway), the one address `make run` serves."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from adapters.runner import CommandRunner
 from adapters.sshd import ssh_probe
 from portal import db, worker
+from portal.gateway.server import Background, gateway_for
 from portal.models import Membership, Project, ProjectRole
 from portal.services import keys, public_images, users
 from portal.slurm import make_scheduler
@@ -75,6 +77,15 @@ def _cycle(app):
 
 
 @pytest.fixture
+def front(app, live_server):
+    """The gateway in front of the live app, as under `make run`: the browser's one origin."""
+    app.config["BEHIND_GATEWAY"] = True
+    gateway = Background(gateway_for(app, live_server))
+    yield gateway.url
+    gateway.stop()
+
+
+@pytest.fixture
 def name(app):
     """A unique session name; whatever Slurm job carries it is cancelled at the end."""
     name = "br" + uuid.uuid4().hex[:8]
@@ -86,7 +97,8 @@ def name(app):
     remove_session_dirs(app)
 
 
-def test_create_run_jupyter_terminal_ssh_delete(app, live_server, page, tmp_path, name):
+def test_create_run_jupyter_terminal_ssh_delete(app, front, page, tmp_path, name):
+    live_server = front  # every page, /s/<id>/ and the terminal through the gateway
     key_path = _setup(app, tmp_path)
     page.goto(f"{live_server}/login")
     page.fill("#username", "alice")
