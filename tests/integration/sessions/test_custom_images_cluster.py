@@ -88,7 +88,8 @@ def test_commit_then_new_session_finds_the_file(portal, store):
     second = None
     try:
         _wait_running(portal, browser, first)
-        _in_container(app, first, f"echo installed-in-session > {MARKER}")
+        _in_container(app, first, f"echo installed-in-session > {MARKER} && chmod 600 {MARKER}"
+                                  f" && mkdir -m 0750 {MARKER}.d")
         # commit through the page
         page = f"/custom-images/new?session={first}"
         token = browser.csrf(page)
@@ -124,6 +125,10 @@ def test_commit_then_new_session_finds_the_file(portal, store):
         second = _start(portal, "from-custom", "itest-tools:v1", "custom")
         _wait_running(portal, browser, second)
         assert _in_container(app, second, f"cat {MARKER}").strip() == "installed-in-session"
+        # modes as they were in the session (issue #16 item 7): 0600 stays 0600, and the
+        # files are the user's, as Charliecloud shows an image to whoever runs it
+        shown = _in_container(app, second, f"stat -c '%a %U' {MARKER} {MARKER}.d").split("\n")
+        assert shown[:2] == ["600 alice", "750 alice"], shown
         # the second session was started without "keep changes": no copy, no commit
         detail = browser.request(f"/sessions/{second}")[2].decode()
         assert 'data-testid="create-image-off"' in detail
