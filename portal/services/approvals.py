@@ -102,26 +102,35 @@ def apply_cap(changes, project: Project, old_threshold: int | None) -> None:
 def record(kind: str, obj, backend, *, reason: object = None) -> Order:
     """Record the order of a just-submitted session/job; hold it for approval if needed.
 
-    Commits. The operator hold failing is logged, not fatal: the account's cap still
-    keeps the job from starting, and approval releases any hold.
+    Commits the order before the operator hold runs and the hold's event after it: no
+    write transaction stays open while scontrol runs (issue #13). The hold failing is
+    logged, not fatal: the account's cap still keeps the job from starting, and approval
+    releases any hold.
     """
     pending = needs_approval(obj.project, obj.gpu_count)
     order = ordersvc.record(kind, obj, reason=ordersvc.clean_reason(reason),
                             approval="pending" if pending else "none")
-    if pending and obj.slurm_job_id:
-        try:
-            backend.scheduler.operator_hold(obj.slurm_job_id)
-            ordersvc.add_event(order, "held", slurm_job_id=obj.slurm_job_id,
-                               terms=_snapshot(backend.scheduler, obj.slurm_job_id))
-        except (AdapterError, NotImplementedError, AttributeError) as exc:
-            log.error("operator hold of job %s failed: %s", obj.slurm_job_id, exc)
-            ordersvc.add_event(order, "hold_failed", message=str(getattr(exc, "message", exc)))
     db.session.commit()
+    if pending and obj.slurm_job_id:
+        _operator_hold(order, backend.scheduler, obj.slurm_job_id, failed=log.error)
     if pending:
         audit.record("approval.request", f"order:{order.id}", actor=obj.user,
                      gpus=obj.gpu_count, threshold=obj.project.approval_threshold,
                      slurm_job_id=obj.slurm_job_id)
     return order
+
+
+def _operator_hold(order: Order, scheduler, job_id: str, *, failed=log.warning) -> None:
+    """Operator-hold the order's job, then record how that went and commit: the Slurm
+    commands run with no write transaction open (issue #13)."""
+    try:
+        scheduler.operator_hold(job_id)
+        ordersvc.add_event(order, "held", slurm_job_id=job_id,
+                           terms=_snapshot(scheduler, job_id))
+    except (AdapterError, NotImplementedError, AttributeError) as exc:
+        failed("operator hold of job %s failed: %s", job_id, getattr(exc, "message", exc))
+        ordersvc.add_event(order, "hold_failed", message=str(getattr(exc, "message", exc)))
+    db.session.commit()
 
 
 def _snapshot(scheduler, job_id: str) -> dict | None:
@@ -232,9 +241,7 @@ def _check_job(order: Order, backend):
         except JobNotFound:
             state = None
         except AdapterError as exc:
-            raise ServiceError(_l("Slurm did not answer, so nothing was changed: "
-                                  "%(detail)s", detail=exc.message), "slurm_unavailable",
-                               503) from exc
+            raise ps.slurm_error(exc) from exc  # a 503 naming the outage (issue #13)
     if state is None or state.is_terminal:
         order.approval, order.state = "closed", "cancelled"
         ordersvc.add_event(order, "closed", state=str(state) if state else "gone")
@@ -350,7 +357,7 @@ def worker_step(scheduler, jobs: list[dict] | None = None) -> dict:
     from portal.services.jobs import ACTIVE
     from portal.services.sessions import OPEN
 
-    synced = 0
+    synced, to_hold = 0, []
     try:
         stmt = select(Order).where(
             (Order.slurm_job_id.is_(None) & (Order.state == "submitting"))
@@ -363,13 +370,7 @@ def worker_step(scheduler, jobs: list[dict] | None = None) -> dict:
                 order.slurm_job_id, order.state = row.slurm_job_id, "submitted"
                 ordersvc.add_event(order, "submitted", slurm_job_id=row.slurm_job_id)
                 if order.approval == "pending" and alive:
-                    try:
-                        scheduler.operator_hold(row.slurm_job_id)
-                        ordersvc.add_event(order, "held", slurm_job_id=row.slurm_job_id,
-                                           terms=_snapshot(scheduler, row.slurm_job_id))
-                    except (AdapterError, NotImplementedError, AttributeError) as exc:
-                        log.warning("operator hold of job %s failed: %s", row.slurm_job_id,
-                                    getattr(exc, "message", exc))
+                    to_hold.append(order)  # after the commit below (issue #13)
                 synced += 1
             if order.approval == "pending" and not alive:
                 order.approval = "closed"
@@ -379,6 +380,8 @@ def worker_step(scheduler, jobs: list[dict] | None = None) -> dict:
             elif order.slurm_job_id is None and not alive:
                 order.state = getattr(row, "state", None) or "gone"
         db.session.commit()
+        for order in to_hold:
+            _operator_hold(order, scheduler, order.slurm_job_id)
         changed = recheck_released(scheduler, jobs)
     except Exception as exc:  # noqa: BLE001 - one failing step must not stop the cycle
         db.session.rollback()
@@ -415,7 +418,7 @@ def recheck_released(scheduler, jobs: list | None = None) -> int:
             log.warning("approved jobs not re-checked: %s", exc.message)
             return 0
     by_id = {str(check.field(j, "id")): j for j in jobs}
-    cancelled = 0
+    cancelled, to_cancel = 0, []
     for order in orders:
         job = by_id.get(order.slurm_job_id)
         if job is None:
@@ -434,12 +437,14 @@ def recheck_released(scheduler, jobs: list | None = None) -> int:
         approved = check.approved_terms(order, tag_of(order),
                                         account=approved_account(order.account))
         if diffs := check.differences(approved, job, running=running):
-            try:
-                _cancel_changed(None, order, scheduler, diffs, "before_start")
-                cancelled += 1
-            except ServiceError:
-                pass  # Slurm did not cancel it: logged; the next cycle tries again
+            to_cancel.append((order, diffs))
         elif running:
             order.state = "started"
-    db.session.commit()
+    db.session.commit()  # before any scancel: no write transaction open meanwhile (#13)
+    for order, diffs in to_cancel:
+        try:
+            _cancel_changed(None, order, scheduler, diffs, "before_start")
+            cancelled += 1
+        except ServiceError:
+            pass  # Slurm did not cancel it: logged; the next cycle tries again
     return cancelled

@@ -102,17 +102,20 @@ def sync_jobs(backend, snapshot_jobs: list[dict] | None, now: datetime | None = 
     now = now or db.utcnow()
     by_id, by_tag = index_jobs(snapshot_jobs)
     changed, ask_history = 0, []
-    for job in open_jobs():
-        if job.slurm_job_id is None:
-            changed += _recover(job, backend, by_tag, now)
-            continue
-        info = by_id.get(job.slurm_job_id)
-        if info is not None and jobsvc.portal_state(info["state"]) not in ENDED:
-            changed += apply(job, info)
-        else:
-            ask_history.append((job, info))
-    if ask_history:
-        changed += _from_history(backend, ask_history, now)
+    # The rows' changes are written at the commit, after every squeue/sacct look-up: a
+    # flush in between would hold SQLite's write lock while Slurm answers (issue #13).
+    with db.session.no_autoflush:
+        for job in open_jobs():
+            if job.slurm_job_id is None:
+                changed += _recover(job, backend, by_tag, now)
+                continue
+            info = by_id.get(job.slurm_job_id)
+            if info is not None and jobsvc.portal_state(info["state"]) not in ENDED:
+                changed += apply(job, info)
+            else:
+                ask_history.append((job, info))
+        if ask_history:
+            changed += _from_history(backend, ask_history, now)
     db.session.commit()
     return {"changed": changed} if changed else {}
 

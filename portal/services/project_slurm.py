@@ -7,7 +7,8 @@ expired project's account association has GrpJobs=0 and GrpSubmitJobs=0: nothing
 starts or is accepted, running jobs finish.
 
 `both_sides()` is the one way services change Slurm and the portal database together:
-Slurm first, each step with its inverse; the database commits last. If any step (or the
+Slurm first, each step with its inverse; the database writes and commits last, so no
+database transaction with writes is open while sacctmgr runs (issue #13). If any step (or the
 commit) fails, the database rolls back and the Slurm steps already made are undone in
 reverse order, so neither side keeps half a change.
 """
@@ -154,7 +155,11 @@ def both_sides():
     """
     changes = Changes(get_accounts())
     try:
-        yield changes
+        # The block's rows stay pending, not flushed, until the commit: a flush would open
+        # a write transaction (SQLite's one write lock) for as long as sacctmgr runs, and a
+        # hung slurmdbd would then block every request and the worker (issue #13).
+        with db.session.no_autoflush:
+            yield changes
         db.session.commit()
     except BaseException as exc:
         db.session.rollback()

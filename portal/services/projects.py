@@ -148,8 +148,7 @@ def create_project(actor, *, account: str, name: str, description: str = "",
             from portal.services.approvals import apply_cap
 
             apply_cap(changes, project, None)
-        db.session.add(project)
-        db.session.flush()
+        db.session.add(project)  # written at the commit, after sacctmgr (issue #13)
         for user, role in users:
             _add_member_steps(changes, project, user, role)
         _audit(actor, "project.create", account, name=name,
@@ -175,7 +174,7 @@ def _add_member_steps(changes, project: Project, user: User, role: ProjectRole) 
     if role == ProjectRole.MANAGER:
         changes.step(lambda: acc.add_coordinator(unix, account),
                      lambda: acc.remove_coordinator(unix, account), f"add coordinator {unix}")
-    membership = Membership(user_id=user.id, project_id=project.id, role=role)
+    membership = Membership(user_id=user.id, project=project, role=role)  # id: at commit
     db.session.add(membership)
     return membership
 

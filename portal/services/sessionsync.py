@@ -89,22 +89,27 @@ def sync_sessions(backend, snapshot_jobs: list[dict] | None, now: datetime | Non
         if job.get("comment"):
             by_tag[job["comment"]] = job  # the first (lowest id) job with a tag wins
     changed, ask_history = 0, []
-    for session in open_sessions():
-        if session.slurm_job_id is None:
-            changed += _adopt(session, by_tag.get(svc.tag_of(session)), backend, now)
-            continue
-        info = by_id.get(session.slurm_job_id)
-        if info is None or info.get("state") in ("unknown", "completing"):
-            # Gone from squeue, or ending: sacct already has the final state (an scancel
-            # from a login node is CANCELLED there at once), so it shows in this cycle.
-            ask_history.append((session, info))
-            continue
-        # squeue's word is final for a session (the exit code does not matter here).
-        changed += apply(session, info, backend)
-        if info.get("state") in ACTIVE_SLURM:
-            changed += _past_end(session, backend, now)
-    if ask_history:
-        changed += _from_history(backend, ask_history, now)
+    sessions = open_sessions()
+    # The rows' changes are written at the commit, after every command (squeue, sacct,
+    # scancel, file reads): a flush in between would hold SQLite's write lock while they
+    # run (issue #13).
+    with db.session.no_autoflush:
+        for session in sessions:
+            if session.slurm_job_id is None:
+                changed += _adopt(session, by_tag.get(svc.tag_of(session)), backend, now)
+                continue
+            info = by_id.get(session.slurm_job_id)
+            if info is None or info.get("state") in ("unknown", "completing"):
+                # Gone from squeue, or ending: sacct already has the final state (an
+                # scancel from a login node is CANCELLED there at once): this cycle.
+                ask_history.append((session, info))
+                continue
+            # squeue's word is final for a session (the exit code does not matter here).
+            changed += apply(session, info, backend)
+            if info.get("state") in ACTIVE_SLURM:
+                changed += _past_end(session, backend, now)
+        if ask_history:
+            changed += _from_history(backend, ask_history, now)
     db.session.commit()
     return {"changed": changed} if changed else {}
 

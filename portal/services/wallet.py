@@ -405,30 +405,30 @@ def sync_budget(project: Project, known=None) -> WalletBudget | None:
         return None
     adapter = get_budget_adapter()
     row = db.session.scalar(select(WalletBudget).where(WalletBudget.project_id == project.id))
-    if row is None:
-        row = WalletBudget(project_id=project.id, qos=project.qos_name, baseline_minutes=0,
-                           used_minutes=0, error="")
-        db.session.add(row)
-        fresh = True
-    else:
-        fresh = row.qos != project.qos_name or row.limit_minutes is None
+    fresh = row is None or row.qos != project.qos_name or row.limit_minutes is None
     try:
         reading = known.get(project.qos_name) if known is not None else adapter.read(
             project.qos_name)
         if reading is None:
+            row = row or _new_budget(project)
             row.error = f"QOS {project.qos_name} is not known to slurmctld"
             db.session.commit()
             return row
+        # Everything is computed before the row changes and sacctmgr runs: a change
+        # flushed by the queries below would hold the database's write lock while it runs
+        # (issue #13).
+        baseline = row.baseline_minutes if row is not None else 0
         if fresh or reading.used_minutes < (row.used_minutes or 0):
             # First sync, or slurmctld's usage was reset: limit = used + balance.
-            row.baseline_minutes = (reading.used_minutes + money_to_minutes(balance(project.id))
-                                    - budget_minutes(project))
-            row.qos = project.qos_name
-        limit = desired_limit(project, row.baseline_minutes)
+            baseline = (reading.used_minutes + money_to_minutes(balance(project.id))
+                        - budget_minutes(project))
+        limit = desired_limit(project, baseline)
         if reading.limit_minutes != limit or fresh:
             adapter.set_limit(project.qos_name, limit)
             log.info("wallet: %s GrpTRESMins=billing=%d (used %d)", project.qos_name, limit,
                      reading.used_minutes)
+        row = row or _new_budget(project)
+        row.baseline_minutes, row.qos = baseline, project.qos_name
         row.limit_minutes, row.used_minutes = limit, reading.used_minutes
         row.synced_at, row.error = db.utcnow(), ""
         db.session.commit()
@@ -437,6 +437,13 @@ def sync_budget(project: Project, known=None) -> WalletBudget | None:
         db.session.rollback()
         _record_error(project.id, project.qos_name, exc.message)
         raise
+
+
+def _new_budget(project: Project) -> WalletBudget:
+    row = WalletBudget(project_id=project.id, qos=project.qos_name, baseline_minutes=0,
+                       used_minutes=0, error="")
+    db.session.add(row)
+    return row
 
 
 def _record_error(project_id: int, qos: str, message: str) -> None:
