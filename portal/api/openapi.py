@@ -2,7 +2,52 @@
 
 from __future__ import annotations
 
+import copy
+
 ERROR = {"$ref": "#/components/schemas/Error"}
+OUTAGES = ["controller", "slurmdbd", "database", "node"]  # adapters.errors.outage_of
+
+# Issue #13: every POST takes an Idempotency-Key (portal/api/idempotency.py hooks them all).
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"},
+    "description": "Any unique string (a UUID) chosen by the client. Sending the same POST "
+                   "again with the same key returns the first answer (with the header "
+                   "`Idempotent-Replayed: true`) instead of doing it twice: retry a create "
+                   "whose connection failed with the same key. Keys belong to the token's "
+                   "user; the same key with another path or body answers 422 "
+                   "`idempotency_key_reused`, and while the first request still runs 409 "
+                   "`idempotency_in_progress`.",
+}
+
+SLURM_UNAVAILABLE = {
+    "description": "Slurm did not answer: `error.code` is `slurm_unavailable` and "
+                   "`error.outage` names what is down (`controller`: slurmctld, `slurmdbd`, "
+                   "`database`: the MariaDB/MySQL behind slurmdbd, `node`). The message says "
+                   "what that meant for the request. A create whose sbatch got no answer is "
+                   "on record: the answer carries it (`job` or `session`, with `error.job_id` "
+                   "/ `error.session_id`), it is never submitted twice, and the list shows "
+                   "within minutes whether Slurm accepted it; a controller that could not be "
+                   "reached at all keeps nothing.",
+    "content": {"application/json": {"schema": ERROR, "example": {"error": {
+        "code": "slurm_unavailable", "outage": "controller",
+        "message": "Slurm's controller (slurmctld) did not answer within 30 s (it may be "
+                   "overloaded or hung). Nothing was changed; try again in a few minutes."}}}},
+}
+
+# Operations whose handler runs Slurm commands, so may answer 503 `slurm_unavailable`.
+SLURM_OPERATIONS = {
+    ("post", "/jobs"), ("delete", "/jobs/{job_id}"), ("post", "/templates/{template_id}/run"),
+    ("post", "/sessions"), ("delete", "/sessions/{session_id}"),
+    ("post", "/sessions/{session_id}/accept"),
+    ("post", "/approvals/{order_id}/approve"), ("post", "/approvals/{order_id}/reject"),
+    ("post", "/projects"), ("patch", "/projects/{project_id}"),
+    ("post", "/projects/{project_id}/members"),
+    ("patch", "/projects/{project_id}/members/{user_id}"),
+    ("delete", "/projects/{project_id}/members/{user_id}"),
+    ("post", "/extensions/{request_id}"),
+    ("post", "/qos"), ("patch", "/qos/{qos_id}"), ("delete", "/qos/{qos_id}"),
+}
 
 
 def _ok(schema: dict, description: str = "OK") -> dict:
@@ -10,7 +55,9 @@ def _ok(schema: dict, description: str = "OK") -> dict:
 
 
 def _errors(*codes: int) -> dict:
-    text = {400: "Bad input", 401: "No valid token", 403: "Not allowed", 404: "Not found"}
+    text = {400: "Bad input", 401: "No valid token", 403: "Not allowed", 404: "Not found",
+            409: "Refused in its current state (the code says why)",
+            503: SLURM_UNAVAILABLE["description"]}
     return {
         str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}}
         for c in codes
@@ -89,7 +136,16 @@ SCHEMAS: dict = {
             "error": {
                 "type": "object",
                 "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "outage": {"type": "string", "enum": OUTAGES,
+                               "description": "With 503 `slurm_unavailable`: what is down."},
+                    "job_id": {"type": "integer",
+                               "description": "With 503: the job on record, not confirmed."},
+                    "session_id": {"type": "integer", "description": "The same, for a "
+                                                                     "session."},
+                },
             }
         },
     },
@@ -147,14 +203,38 @@ SCHEMAS: dict = {
 }
 
 
+def _with_reliability(paths: dict) -> dict:
+    """The paths with the Idempotency-Key header on every POST and the 503 answer on every
+    operation that runs Slurm commands (issue #13), so no feature can forget either."""
+    paths = copy.deepcopy(paths)
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            if method == "post":
+                params = operation.setdefault("parameters", [])
+                if not any(p.get("name") == "Idempotency-Key" or p.get("$ref") == IDEM_REF
+                           for p in params):
+                    params.append({"$ref": IDEM_REF})
+            if (method, path) in SLURM_OPERATIONS:
+                operation.setdefault("responses", {})["503"] = {"$ref": UNAVAILABLE_REF}
+    return paths
+
+
+IDEM_REF = "#/components/parameters/IdempotencyKey"
+UNAVAILABLE_REF = "#/components/responses/SlurmUnavailable"
+
+
 def openapi_document() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Slurm GPU portal API", "version": "1", "description": SCOPES_TEXT},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": PATHS,
+        "paths": _with_reliability(PATHS),
         "components": {
+            "parameters": {"IdempotencyKey": IDEMPOTENCY_KEY},
+            "responses": {"SlurmUnavailable": SLURM_UNAVAILABLE},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": SCOPES_TEXT},
             },
