@@ -33,3 +33,15 @@ def switch_project():
     except (ServiceError, ValueError) as exc:
         flash(str(getattr(exc, "message", exc)), "error")
     return redirect(safe_next(request.form.get("next")) or url_for("main.index"))
+
+
+@bp.route("/client/portal")
+def user_client():
+    """The login-node client (one standard-library file, issue #16 item 10): public, it holds
+    no secret; a user installs it with one `curl` and logs in with their own token."""
+    from flask import send_file
+
+    from portal.config import REPO_ROOT
+
+    return send_file(REPO_ROOT / "portal" / "client" / "portal_client.py",
+                     mimetype="text/x-python", as_attachment=True, download_name="portal")

@@ -1,0 +1,1 @@
+"""The login-node client, served at /client/portal (portal_client.py runs on its own)."""
