@@ -23,10 +23,16 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile("portal")
 
-# Every test process (xdist workers included) serialises its sacctmgr changes through the
-# lock `make run` uses, as portal processes do (adapters/dbdlock.py), also where a test
-# builds an adapter without an app.
-dbdlock.use(Defaults.SLURMDBD_LOCK_FILE)
+# Every test process serialises its sacctmgr changes through one lock, as portal processes
+# do (adapters/dbdlock.py), also where a test builds an adapter without an app. The dev
+# cluster is one per machine (/etc/slurm), and several checkouts may test against it at
+# once, so as root the lock is machine-wide, in a root-only folder (never /tmp or
+# /run/lock, where another user could plant a symlink); apps and portal processes the
+# tests start read it from the environment (PORTAL_* config).
+if os.geteuid() == 0:
+    os.environ.setdefault("PORTAL_SLURMDBD_LOCK_FILE",
+                          "/var/lib/slurm-gpu-portal-tests/slurmdbd-changes.lock")
+dbdlock.use(os.environ.get("PORTAL_SLURMDBD_LOCK_FILE", Defaults.SLURMDBD_LOCK_FILE))
 
 
 def pytest_report_header(config):
