@@ -25,8 +25,15 @@ def _write_private(path: Path, text: str) -> None:
 
 
 @click.group()
-def main():
+@click.pass_context
+def main(ctx):
     """Self-service GPU portal for Slurm clusters."""
+    from portal.services import audit
+
+    # What this command does is audited as its Unix user, from "cli" (the worker command's
+    # own cycles are the worker's: it marks itself).
+    token = audit.command_origin("cli", cli_common.invoking_unix_user())
+    ctx.call_on_close(lambda: audit.end_command_origin(token))
 
 
 @main.command()
@@ -98,6 +105,10 @@ def user_create(username, unix_user, admin, password_stdin):
             )
         except ServiceError as exc:
             _fail(exc)
+        from portal.services import audit
+
+        audit.record("user.create", created.username, unix_user=created.unix_user,
+                     is_admin=created.is_admin)
         click.echo(f"created {created.username} (unix: {created.unix_user})")
         if not password_stdin:
             click.echo(f"password: {generated}")
@@ -137,9 +148,11 @@ def worker(once, interval, log_level):
     """Run the reconciling worker: cluster cache, job/session states, schedules, approvals,
     metrics, image builds, expiry, sacct import, wallet. Logs to stderr with timestamps."""
     from portal import worker as portal_worker
+    from portal.services import audit
 
     portal_worker.setup_logging(log_level)
     app = cli_common.make_app()
+    audit.command_origin("worker", cli_common.invoking_unix_user())  # not "cli": the worker
     if once:
         click.echo(json.dumps(portal_worker.run_cycle(app, interval)))
     else:

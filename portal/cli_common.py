@@ -72,8 +72,9 @@ def service_context(*, request: bool = True):
 @contextmanager
 def acting_user(username: str | None, *, request: bool = True):
     """`service_context` and the acting portal user: the one bound to the invoking Unix
-    account, or `username` (only root may name someone else); exits 1 on any refusal."""
-    from portal.services import users
+    account, or `username` (only root may name someone else); exits 1 on any refusal. What
+    it does is audited as that user, from "cli", with the invoking Unix user in the details."""
+    from portal.services import audit, users
 
     with service_context(request=request):
         invoking = invoking_unix_user()
@@ -85,7 +86,8 @@ def acting_user(username: str | None, *, request: bool = True):
             user = users.get_user(username)
             if os.geteuid() != 0 and user.unix_user != invoking:
                 fail("you may only act as your own portal user")
-        yield user
+        with audit.acting_as(user):
+            yield user
 
 
 def echo_items(data, as_json: bool, line, *, default=None) -> None:

@@ -2,16 +2,50 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 from flask import has_request_context
 from flask_login import current_user
 
 from portal import db
 from portal.models.audit import AuditEvent
 
+# Who acts outside a web request (issue #18 item 3): the `portal` command says ("cli", its
+# Unix user) for the length of one command; code outside both a request and a command is
+# the worker. Before, CLI rows came from a fake request and read IP "0.0.0.0", no actor.
+_command_origin: contextvars.ContextVar = contextvars.ContextVar("audit_origin", default=None)
+# The portal user a CLI command acts as (`acting_user`), for this command only.
+_acting_user: contextvars.ContextVar = contextvars.ContextVar("audit_acting_user", default=None)
+
+
+def command_origin(origin: str, unix_user: str):
+    """Mark what follows as done by a command of `unix_user`; returns the reset token."""
+    return _command_origin.set((origin, unix_user))
+
+
+def end_command_origin(token) -> None:
+    _command_origin.reset(token)
+
+
+@contextlib.contextmanager
+def acting_as(user):
+    """Events recorded inside are the portal user `user`'s (the CLI's --user or bound user)."""
+    token = _acting_user.set(user)
+    try:
+        yield
+    finally:
+        _acting_user.reset(token)
+
 
 def _request_actor():
+    """(actor, actor name, source, extra details) of whoever acts now."""
+    if (command := _command_origin.get()) is not None:
+        origin, unix_user = command
+        user = _acting_user.get()
+        return user, (user.username if user else unix_user), origin, {"run_by": unix_user}
     if not has_request_context():
-        return None, "", "cli"
+        return None, "", "worker", {}
     from flask import g
 
     from portal.net import client_address
@@ -19,23 +53,24 @@ def _request_actor():
     user = getattr(g, "api_user", None) or (
         current_user if current_user and current_user.is_authenticated else None
     )
-    return user, (user.username if user else ""), client_address()
+    return user, (user.username if user else ""), client_address(), {}
 
 
 def record(action: str, target: str = "", *, actor=None, commit: bool = True, **details):
-    """Append one event. `actor` defaults to the request's user (page or API) or the CLI.
+    """Append one event. `actor` defaults to the request's user (page or API), or the CLI's
+    acting user (else its Unix user by name) with the source "cli", or the worker.
 
     Details must be JSON-safe and must never carry secrets (passwords, tokens, private keys).
     """
-    request_actor, name, source_ip = _request_actor()
+    request_actor, name, source, extra = _request_actor()
     actor = actor or request_actor
     event = AuditEvent(
         actor_id=actor.id if actor else None,
         actor_name=actor.username if actor else name,
-        source_ip=source_ip,
+        source_ip=source,
         action=action,
         target=str(target)[:255],
-        details=details,
+        details={**extra, **details},
     )
     db.session.add(event)
     if commit:

@@ -140,7 +140,9 @@ def test_cli_wallet(app, monkeypatch, project):
         from portal.models import AuditEvent
 
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "wallet.topup"))
-        assert event.source_ip == "cli" or event.actor_name == ""
+        # audited as the Unix user who ran the command, from "cli" (issue #18 item 3)
+        assert (event.source_ip, event.actor_name) == ("cli", cli_common.invoking_unix_user())
+        assert event.details["run_by"] == cli_common.invoking_unix_user()
 
 
 def test_charges_link_to_their_order(app, client, auth, project, people):
