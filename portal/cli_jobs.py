@@ -135,6 +135,24 @@ def job_delete(job_id, username):
         click.echo(f"deleted job {deleted.id} ({deleted.name})")
 
 
+@job.command("extend")
+@click.argument("job_id", type=int)
+@click.option("--hours", type=int, required=True, help="Add N hours to its time limit.")
+@USER_OPTION
+@IDEMPOTENCY_OPTION
+def job_extend(job_id, hours, username, idempotency_key):
+    """Extend a running job by N hours (capped by MaxWall and the wallet, issue #17)."""
+    from portal.services import extend
+
+    with acting_user(username) as user:
+        done = create_once(user, idempotency_key, f"job extend {job_id}", {"hours": hours},
+                           lambda: extend.extend_job(user, job_id, hours), "job")
+        end = extend.ends_at(done)
+        click.echo(f"job {done.id}: time limit now {done.time_limit_min} min; ends at the "
+                   f"latest at {end:%Y-%m-%d %H:%M} UTC" if end else
+                   f"job {done.id}: time limit now {done.time_limit_min} min")
+
+
 @click.group("template")
 def template():
     """Job templates (F7)."""

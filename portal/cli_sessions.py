@@ -154,6 +154,25 @@ def session_delete(session_ids, username):
             click.echo(f"session {session_id}: {error or 'deleting'}")
 
 
+@session.command("extend")
+@click.argument("session_id", type=int)
+@click.option("--hours", type=int, required=True, help="Add N hours to its time limit.")
+@USER_OPTION
+@IDEMPOTENCY_OPTION
+def session_extend(session_id, hours, username, idempotency_key):
+    """Extend a running session by N hours (capped by MaxWall and the wallet, issue #17)."""
+    from portal.services import extend
+
+    with acting_user(username) as user:
+        done = cli_common.create_once(
+            user, idempotency_key, f"session extend {session_id}", {"hours": hours},
+            lambda: extend.extend_session(user, session_id, hours), "session")
+        end = extend.ends_at(done)
+        click.echo(f"session {done.id}: time limit now {done.time_limit_min} min; ends at "
+                   f"the latest at {end:%Y-%m-%d %H:%M} UTC" if end else
+                   f"session {done.id}: time limit now {done.time_limit_min} min")
+
+
 @session.command("connect")
 @click.argument("session_id", type=int)
 @click.option("--terminal", is_flag=True, help="Open a shell in the session here.")

@@ -316,6 +316,11 @@ class Scheduler(ABC):
         """Cancel any job, as the operator; an ended or unknown job is not an error."""
         raise NotImplementedError
 
+    def operator_set_time_limit(self, job_id: str, minutes: int) -> None:
+        """Set a job's TimeLimit to `minutes`, as the operator: only an operator may raise
+        it (issue #17, extend); the portal checks the caps before it asks."""
+        raise NotImplementedError
+
     @abstractmethod
     def cluster_info(self) -> ClusterInfo:
         """Partitions, nodes, GPU models with totals and free counts."""

@@ -199,6 +199,15 @@ class SlurmScheduler(Scheduler):
             if not any(p in exc.message.lower() for p in _ALREADY_DONE):
                 raise
 
+    def operator_set_time_limit(self, job_id: str, minutes: int) -> None:
+        """`scontrol update JobId=<id> TimeLimit=<minutes>` as the operator. Slurm lets a
+        user only lower a limit; raising it (an extension, issue #17) takes an operator,
+        which job_submit.lua admits (OPERATOR_UIDS). Raises JobNotFound, SlurmRejected."""
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+            raise ValueError(f"invalid time limit: {minutes!r}")
+        self._operator([self._bin("scontrol"), *self._clusters(), "update",
+                        f"JobId={_jid(job_id)}", f"TimeLimit={minutes}"])
+
     def _operator(self, argv: list[str]) -> CommandResult:
         try:
             return self.runner.run(argv)

@@ -13,6 +13,7 @@ from portal.api.errors import error_response
 from portal.api.jobs_openapi import register
 from portal.services import ServiceError, joblog, jobtemplates, schedules
 from portal.services import jobs as jobsvc
+from portal.services.extend import ends_at
 from portal.services.jobdisplay import event_text, history_text, reason_text
 from portal.services.jobspec import spec_of
 
@@ -51,6 +52,7 @@ def job_json(job, full: bool = False) -> dict:
         "exit_code": job.exit_code, "exit_signal": job.exit_signal,
         "run_at": _iso(job.run_at), "schedule_id": job.schedule_id,
         "template_id": job.template_id, "error": job.error,
+        "ends_at": _iso(ends_at(job)) if job.state == "running" else None,
     }
     if full:
         out["script"] = job.script
@@ -94,6 +96,16 @@ def created(job):
 @token_required
 def get_job(job_id: int):
     return jsonify(job_json(jobsvc.get_job(g.api_user, job_id), full=True))
+
+
+@bp.post("/jobs/<int:job_id>/extend")
+@token_required
+def extend_job(job_id: int):
+    """The owner extends a running job by {"hours": N} (issue #17): 409 names the cap."""
+    from portal.services import extend
+
+    return jsonify(job_json(extend.extend_job(g.api_user, job_id, _body().get("hours")),
+                            full=True))
 
 
 @bp.delete("/jobs/<int:job_id>")

@@ -43,6 +43,23 @@ JOB_PATHS: dict = {
                    "parameters": _id("job_id"),
                    "responses": {"204": {"description": "Deleted"}, **_errors(400, 401, 404)}},
     },
+    "/jobs/{job_id}/extend": {
+        "post": {"summary": "Extend a running job by `hours` (owner; issue #17): the "
+                            "operator raises its Slurm TimeLimit, capped by the project's "
+                            "MaxWall, the partition's MaxTime and what the wallet covers; "
+                            "a cap answers 409 `extend_over_<cap>` with `cap` and "
+                            "`most_hours`. Takes an Idempotency-Key",
+                 "parameters": _id("job_id"),
+                 "requestBody": _body({"type": "object", "required": ["hours"],
+                                       "properties": {"hours": {"type": "integer",
+                                                                "minimum": 1}}}),
+                 "responses": {"200": _ok(_ref("JobDetail"), "Extended (see `ends_at`)"),
+                               **_errors(400, 401, 404),
+                               "409": {"description": "A cap or the state refuses it: "
+                                                      "`error.cap`, `error.most_hours`",
+                                       "content": {"application/json": {"schema": {
+                                           "$ref": "#/components/schemas/Error"}}}}}},
+    },
     "/jobs/{job_id}/log": {
         "get": {"summary": "The job's log as text; supports `Range: bytes=…` (206)",
                 "parameters": _id("job_id") + [

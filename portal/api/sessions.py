@@ -85,6 +85,16 @@ def accept_session(session_id: int):
     return jsonify(session_json(session, connection=True))
 
 
+@bp.post("/sessions/<int:session_id>/extend")
+@token_required
+def extend_session(session_id: int):
+    """The owner extends a running session by {"hours": N} (issue #17): 409 names the cap."""
+    from portal.services import extend
+
+    session = extend.extend_session(g.api_user, session_id, _body().get("hours"))
+    return jsonify(session_json(session, connection=True))
+
+
 @bp.post("/sessions/<int:session_id>/decline")
 @token_required
 def decline_session(session_id: int):

@@ -47,6 +47,23 @@ SESSION_PATHS: dict = {
                  "parameters": SESSION_ID,
                  "responses": {"200": _ok(_ref("Session")), **_errors(400, 401, 404)}},
     },
+    "/sessions/{session_id}/extend": {
+        "post": {"summary": "Extend a running session by `hours` (owner; issue #17): the "
+                            "operator raises its Slurm TimeLimit, capped by the project's "
+                            "MaxWall, the partition's MaxTime and what the wallet covers; "
+                            "a cap answers 409 `extend_over_<cap>` with `cap` and "
+                            "`most_hours`. Takes an Idempotency-Key",
+                 "parameters": SESSION_ID,
+                 "requestBody": _body({"type": "object", "required": ["hours"],
+                                       "properties": {"hours": {"type": "integer",
+                                                                "minimum": 1}}}),
+                 "responses": {"200": _ok(_ref("Session"), "Extended (see `ends_at`)"),
+                               **_errors(400, 401, 404),
+                               "409": {"description": "A cap or the state refuses it: "
+                                                      "`error.cap`, `error.most_hours`",
+                                       "content": {"application/json": {"schema": {
+                                           "$ref": "#/components/schemas/Error"}}}}}},
+    },
     "/sessions/{session_id}/decline": {
         "post": {"summary": "Decline a session a manager asked for (owner; state "
                             "`awaiting`): nothing was submitted, it leaves the list",

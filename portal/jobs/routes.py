@@ -8,6 +8,7 @@ from portal.jobs.forms import JobForm, fill_choices
 from portal.services import ServiceError, cluster, joblog, jobtemplates
 from portal.services import estimate as estimates
 from portal.services import jobs as jobsvc
+from portal.services.extend import ends_at
 from portal.services.images import available_images
 from portal.services.jobdisplay import gpu_model_names, job_view
 from portal.services.jobspec import default_time_limit, format_time_limit, time_limit_words
@@ -90,7 +91,30 @@ def detail(job_id: int):
                            budget_hold=estimates.budget_hold(job)
                            if job.state in ("pending", "held") else "",
                            time_limit=format_time_limit(job.time_limit_min),
-                           time_words=time_limit_words(job.time_limit_min))
+                           time_words=time_limit_words(job.time_limit_min),
+                           ends_at=ends_at(job))
+
+
+@bp.route("/<int:job_id>/extend", methods=["POST"])
+@login_required
+def extend(job_id: int):
+    """The Extend button (issue #17): decided at once, the page shows the new end."""
+    from portal.services import extend as extendsvc
+
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        job = extendsvc.extend_job(current_user, job_id, request.form.get("hours"))
+    except ServiceError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc.message), "error")
+    else:
+        end = ends_at(job)
+        flash(_("Extended by %(hours)s h; the job now ends at the latest at %(when)s UTC.",
+                hours=request.form.get("hours"),
+                when=end.strftime("%Y-%m-%d %H:%M") if end else "?"), "info")
+    return redirect(url_for("jobs.detail", job_id=job_id))
 
 
 @bp.route("/<int:job_id>/log")

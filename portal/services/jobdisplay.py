@@ -41,6 +41,7 @@ EVENTS = {
     "lost": _l("Slurm has no record of this job"),
     "rejected": _l("Slurm refused the job: %(message)s"),
     "cancel_requested": _l("Cancel requested"),
+    "extended": _l("Extended by %(hours)s h: time limit now %(time_limit_min)s min"),
     # Submission reliability (issue #13, portal/services/submission.py).
     "submit_uncertain": _l("Slurm did not answer the submission (%(message)s); the portal "
                            "is looking it up by its tag"),

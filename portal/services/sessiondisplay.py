@@ -67,6 +67,8 @@ def session_json(session, *, connection: bool = False) -> dict:
         "created_at": iso(session.created_at), "started_at": iso(session.started_at),
         "end_at": iso(session.end_at), "begin_at": iso(session.begin_at),
         "time_limit_min": session.time_limit_min,
+        "ends_at": iso(_ends_at(session)) if session.state in ("running", "starting")
+        else None,
         "whitelists": [w.name for w in session.whitelists], "allow_all": session.allow_all,
         "writable": bool(session.writable),  # F4: keeps changes; can be saved as an image
     }
@@ -77,3 +79,9 @@ def session_json(session, *, connection: bool = False) -> dict:
     if connection:
         data["connection"] = sessionconn.connection_info(session)
     return data
+
+
+def _ends_at(session):
+    from portal.services.extend import ends_at
+
+    return ends_at(session)

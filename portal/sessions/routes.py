@@ -19,6 +19,7 @@ from portal.config import REPO_ROOT
 from portal.services import ServiceError, cluster
 from portal.services import sessionconn as conn
 from portal.services import sessions as svc
+from portal.services.extend import ends_at
 from portal.services.sessiondisplay import session_view
 from portal.services.sessionspec import parse_request
 from portal.services.users import current_membership
@@ -102,7 +103,28 @@ def detail(session_id: int):
         asks = [(session, describe(session))]
     return render_template("sessions/detail.html", session=session, view=session_view(session),
                            own=own, connection=conn.connection_info(session) if own else {},
-                           asks=asks)
+                           asks=asks, ends_at=ends_at(session))
+
+
+@bp.route("/<int:session_id>/extend", methods=["POST"])
+@login_required
+def extend(session_id: int):
+    """The Extend button (issue #17): decided at once, the page shows the new end."""
+    from portal.services import extend as extendsvc
+
+    _csrf_ok()
+    try:
+        session = extendsvc.extend_session(current_user, session_id, request.form.get("hours"))
+    except ServiceError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc.message), "error")
+    else:
+        end = ends_at(session)
+        flash(_("Extended by %(hours)s h; the session now ends at the latest at %(when)s UTC.",
+                hours=request.form.get("hours"),
+                when=end.strftime("%Y-%m-%d %H:%M") if end else "?"), "info")
+    return redirect(url_for("sessions.detail", session_id=session_id))
 
 
 @bp.route("/<int:session_id>/answer", methods=["POST"])
