@@ -13,6 +13,7 @@ import contextlib
 import http.client
 import json
 import statistics
+import threading
 import time
 import uuid
 
@@ -205,6 +206,26 @@ async def _hold(url: str, headers: dict, count: int, pages: int, page_url: str, 
             await asyncio.gather(*[ws.close() for ws in sockets])
 
 
+def _run_in_own_thread(coro):
+    """asyncio.run in a thread of its own: a browser test earlier in this xdist worker leaves
+    Playwright's event loop set on the main thread ("cannot be called from a running event
+    loop")."""
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def test_pages_answer_while_200_websockets_are_open(portal, running):
     """JupyterLab tabs' sockets hold no app thread or database connection: 200 opened at
     once cost ONE authorize call per decision window, and pages stay fast meanwhile."""
@@ -222,7 +243,7 @@ def test_pages_answer_while_200_websockets_are_open(portal, running):
                "User-Agent": USER_AGENT}
     start = time.monotonic()
     try:
-        timings, checked_out = asyncio.run(_hold(
+        timings, checked_out = _run_in_own_thread(_hold(
             f"ws://{portal.server.host}/s/{session_id}/api/events/subscribe", headers, 200, 20,
             f"{portal.server.url}/jobs/", portal.app))
     finally:
