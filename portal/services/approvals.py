@@ -359,6 +359,7 @@ def worker_step(scheduler, jobs: list[dict] | None = None) -> dict:
 
     synced, to_hold = 0, []
     try:
+        synced += ensure_orders(scheduler)
         stmt = select(Order).where(
             (Order.slurm_job_id.is_(None) & (Order.state == "submitting"))
             | (Order.approval == "pending"))
@@ -369,6 +370,7 @@ def worker_step(scheduler, jobs: list[dict] | None = None) -> dict:
             if row is not None and row.slurm_job_id and not order.slurm_job_id:
                 order.slurm_job_id, order.state = row.slurm_job_id, "submitted"
                 ordersvc.add_event(order, "submitted", slurm_job_id=row.slurm_job_id)
+                ordersvc.link_charges(order)
                 if order.approval == "pending" and alive:
                     to_hold.append(order)  # after the commit below (issue #13)
                 synced += 1
@@ -391,6 +393,70 @@ def worker_step(scheduler, jobs: list[dict] | None = None) -> dict:
     if changed:
         out["orders_changed"] = changed
     return out
+
+
+# Sessions never submitted (waiting for, or refused by, their owner) are no order yet.
+UNORDERED_SESSION_STATES = ("awaiting", "declined", "withdrawn")
+BACKFILL_BATCH = 200
+BACKFILL_AFTER_MIN = 10
+
+
+def ensure_orders(scheduler) -> int:
+    """Exactly one order per session, job and scheduled run, however it was made (issue
+    #16): a row without one gets it (history: "recorded late"); an order whose job Slurm
+    got again under a new id follows it; charges made first are linked. Returns the count.
+    """
+    from datetime import timedelta
+
+    from portal.models import Job, Session
+    from portal.services.jobs import ACTIVE
+    from portal.services.sessions import OPEN
+
+    done, to_hold = 0, []
+    # A row being created right now gets its order from its create call (after sbatch).
+    settled = db.utcnow() - timedelta(minutes=BACKFILL_AFTER_MIN)
+    for model, kind_of in ((Session, lambda r: "session"),
+                           (Job, lambda r: "scheduled" if r.schedule_id else "job")):
+        kinds = ("session",) if model is Session else ("job", "scheduled")
+        has_order = select(Order.id).where(Order.kind.in_(kinds), Order.ref_id == model.id)
+        stmt = select(model).where(~has_order.exists(), model.created_at < settled)
+        if model is Session:
+            stmt = stmt.where(Session.state.not_in(UNORDERED_SESSION_STATES))
+        for row in db.session.scalars(stmt.order_by(model.id).limit(BACKFILL_BATCH)).all():
+            alive = row.state in (OPEN if model is Session else ACTIVE)
+            pending = alive and needs_approval(row.project, row.gpu_count)
+            order = ordersvc.record(kind_of(row), row, approval="pending" if pending else "none")
+            ordersvc.add_event(order, "recorded_late")
+            db.session.flush()
+            ordersvc.link_charges(order)
+            if pending and row.slurm_job_id:
+                to_hold.append((order, row.slurm_job_id))
+            done += 1
+        moved = (select(Order, model.slurm_job_id)
+                 .join(model, (Order.ref_id == model.id) & Order.kind.in_(kinds))
+                 .where(model.slurm_job_id.is_not(None), Order.slurm_job_id.is_not(None),
+                        model.slurm_job_id != Order.slurm_job_id))
+        for order, new_id in db.session.execute(moved).all():
+            ordersvc.add_event(order, "resubmitted", slurm_job_id=new_id,
+                               previous=order.slurm_job_id)
+            order.slurm_job_id = new_id
+            ordersvc.link_charges(order)
+            done += 1
+    db.session.commit()  # issue #13: no write transaction open while scontrol runs
+    for order, slurm_job_id in to_hold:
+        _hold(scheduler, order, slurm_job_id)
+    db.session.commit()
+    return done
+
+
+def _hold(scheduler, order: Order, slurm_job_id: str) -> None:
+    try:
+        scheduler.operator_hold(slurm_job_id)
+        ordersvc.add_event(order, "held", slurm_job_id=slurm_job_id,
+                           terms=_snapshot(scheduler, slurm_job_id))
+    except (AdapterError, NotImplementedError, AttributeError) as exc:
+        log.warning("operator hold of job %s failed: %s", slurm_job_id,
+                    getattr(exc, "message", exc))
 
 
 def recheck_released(scheduler, jobs: list | None = None) -> int:

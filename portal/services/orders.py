@@ -45,7 +45,14 @@ def clean_reason(value: object) -> str:
 
 
 def record(kind: str, obj, *, reason: str = "", approval: str = "none") -> Order:
-    """The order for a just-created session or job (`kind`: session, job, scheduled)."""
+    """The order for a just-created session or job (`kind`: session, job, scheduled).
+
+    Exactly one per session or job (issue #16): when the row already has an order (a
+    retried call, the worker's backfill racing a create) that order is returned.
+    """
+    existing = order_for((kind, obj.id))
+    if existing is not None:
+        return existing
     spec = {k: getattr(obj, k, None) for k in (
         "gpu_model", "gpu_count", "cpus", "mem_gb", "shm_gb", "image", "partition",
         "time_limit_min")}
@@ -127,9 +134,52 @@ def get_order(user, order_id: int) -> Order:
 
 def order_for(kind_ref: tuple[str, int]) -> Order | None:
     kind, ref = kind_ref
-    kinds = ("job", "scheduled") if kind == "job" else (kind,)
+    kinds = ("job", "scheduled") if kind in ("job", "scheduled") else (kind,)
     return db.session.scalar(select(Order).where(Order.kind.in_(kinds), Order.ref_id == ref)
                              .order_by(Order.id.desc()))
+
+
+def orders_by_slurm_id(job_ids) -> dict[str, int]:
+    """Slurm job id → order id, for linking wallet charges (issue #16).
+
+    First the order's own Slurm id; then, for ids no order names (a run Slurm got again
+    under a new id, an order recorded before its job id was known), the session or job
+    row that carries the id, and that row's order.
+    """
+    from portal.models import Job, Session
+
+    wanted = {str(j) for j in job_ids if j}
+    if not wanted:
+        return {}
+    out: dict[str, int] = {}
+    for jid, oid in db.session.execute(select(Order.slurm_job_id, Order.id)
+                                       .where(Order.slurm_job_id.in_(wanted))
+                                       .order_by(Order.id)):
+        out[str(jid)] = oid
+    rest = wanted - out.keys()
+    for model, kinds in ((Session, ("session",)), (Job, ("job", "scheduled"))):
+        if not rest:
+            break
+        stmt = (select(model.slurm_job_id, Order.id)
+                .join(Order, (Order.ref_id == model.id) & Order.kind.in_(kinds))
+                .where(model.slurm_job_id.in_(rest)))
+        for jid, oid in db.session.execute(stmt):
+            out[str(jid)] = oid
+        rest = wanted - out.keys()
+    return out
+
+
+def link_charges(order: Order) -> int:
+    """Point the wallet's charges for the order's Slurm job, if any came first, at it."""
+    from sqlalchemy import update
+
+    from portal.models import WalletTransaction
+
+    if not order.slurm_job_id or order.id is None:
+        return 0
+    return db.session.execute(update(WalletTransaction).where(
+        WalletTransaction.job_id == order.slurm_job_id,
+        WalletTransaction.order_id.is_(None)).values(order_id=order.id)).rowcount or 0
 
 
 def live_states(orders: list[Order]) -> dict[int, str]:

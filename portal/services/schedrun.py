@@ -295,8 +295,10 @@ def _submit_next(schedule, backend, by_id, now) -> tuple[int, bool]:
         history(schedule, "ended")
         db.session.commit()
         return 0, False
+    run_id = None
     try:
         job = _new_run(schedule, due)
+        run_id = job.id
         dependency = _dependency(schedule, backend, by_id, job.id)
         jobsvc.launch(job, backend, begin=begin.replace(tzinfo=UTC), dependency=dependency,
                       keep_rejected=True)
@@ -304,6 +306,9 @@ def _submit_next(schedule, backend, by_id, now) -> tuple[int, bool]:
         db.session.rollback()
         history(schedule, "error", message=str(getattr(exc, "message", exc)))
         db.session.commit()
+        kept = db.session.get(Job, run_id) if run_id is not None else None
+        if kept is not None:
+            approvals.record("scheduled", kept, backend)  # a refused run is an order too (#16)
         return 0, True
     history(schedule, "submitted", job, run_at=_iso(due), slurm_job_id=job.slurm_job_id)
     db.session.commit()

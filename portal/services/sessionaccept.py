@@ -130,7 +130,11 @@ def accept(user, session_id: int, backend=None) -> Session:
     audit.record("session.accept", f"session:{session.id}", actor=user, name=session.name,
                  image=session.image, requested_by=details["requested_by"],
                  built_by=details["built_by"], from_session=details["from_session"])
-    svc.launch(session, backend or svc.get_backend())
+    backend = backend or svc.get_backend()
+    svc.launch(session, backend)
+    from portal.services import approvals
+
+    approvals.record("session", session, backend)  # now it is an order (issue #16)
     return session
 
 

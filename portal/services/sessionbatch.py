@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import Membership, ProjectRole, User
-from portal.services import Forbidden, ServiceError, audit, cluster, sessionaccept
+from portal.services import Forbidden, ServiceError, approvals, audit, cluster, sessionaccept
 from portal.services import keys as keysvc
 from portal.services import sessions as svc
 from portal.services import whitelists as wlsvc
@@ -125,6 +125,9 @@ def batch_create(manager, data: Mapping, counts: object, backend=None) -> list:
             db.session.commit()
             if session.state != sessionaccept.AWAITING:
                 svc.launch(session, backend)
+                # Issue #16: each session is an order (its charges link to it); one waiting
+                # for its owner becomes one when they accept (sessionaccept.accept).
+                approvals.record("session", session, backend, reason=data.get("reason"))
             created.append(session)
     finally:
         if created:

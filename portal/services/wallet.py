@@ -255,21 +255,10 @@ def top_up(actor, project_id: int, amount: object, note: str = "") -> WalletTran
 
 
 def _order_ids(job_ids: list[str]) -> dict[str, int]:
-    """Slurm job id → order id, where the orders feature has an order for it."""
-    try:
-        from portal import models
-    except ImportError:  # pragma: no cover
-        return {}
-    order = getattr(models, "Order", None)
-    column = None
-    for name in ("slurm_job_id", "job_id"):
-        column = getattr(order, name, None) if order is not None else None
-        if column is not None:
-            break
-    if column is None or not job_ids:
-        return {}
-    rows = db.session.execute(select(column, order.id).where(column.in_(job_ids)))
-    return {str(jid): oid for jid, oid in rows if jid}
+    """Slurm job id → order id: every portal session, job and scheduled run has one."""
+    from portal.services.orders import orders_by_slurm_id
+
+    return orders_by_slurm_id(job_ids)
 
 
 def _crash_hook(before: int, after: int) -> None:
