@@ -27,6 +27,11 @@ def _counts(members) -> dict:
             for m in members if (request.form.get(f"count_{m.user_id}") or "0") != "0"}
 
 
+def _when(begin) -> str:
+    """A start time as the session's page shows it (UTC), or "" for at once."""
+    return begin.strftime("%Y-%m-%d %H:%M") + " UTC" if begin is not None else ""
+
+
 def batch_page():
     membership = current_membership(current_user)
     if membership is None or membership.role != ProjectRole.MANAGER:
@@ -54,7 +59,8 @@ def batch_page():
         plans = sessionbatch.plan(current_user, data, counts)
         if request.form.get("action") == "review":
             rows = [(owner.username, req.name, hardware(req),
-                     sessionaccept.needs_acceptance(owner, current_user, req.image_type))
+                     sessionaccept.needs_acceptance(owner, current_user, req.image_type),
+                     _when(req.begin_at))
                     for owner, _m, req in plans]
             return render_template("sessions/batch_confirm.html", rows=rows, values=data,
                                    counts=context["counts"])
