@@ -133,6 +133,15 @@ def _wallet(c: Cycle) -> None:  # charges (after the sacct import), budgets
         raise StepFailed(result["wallet_error"])
 
 
+def _notifications(c: Cycle) -> None:  # e-mail and webhooks, each event once (issue #17)
+    from portal.services import notify
+
+    result = notify.worker_step()
+    c.summary.update(result)
+    if result.get("notifications_error"):
+        raise StepFailed(result["notifications_error"])
+
+
 # The registry, in order: the cluster refresh first (the job/session/schedule steps read its
 # snapshot and skip when it failed), the wallet after the sacct import it charges from.
 STEPS: list[tuple[str, Callable[[Cycle], None]]] = [
@@ -147,6 +156,7 @@ STEPS: list[tuple[str, Callable[[Cycle], None]]] = [
     ("project_expiry", _project_expiry),
     ("accounting", _accounting),
     ("wallet", _wallet),
+    ("notifications", _notifications),  # issue #17: after the states and charges it reports
 ]
 
 

@@ -11,6 +11,7 @@ from portal.models.jobs import Job, JobEvent, JobTemplate, Schedule, ScheduleEve
 from portal.models.login_limit import LoginAttempt
 from portal.models.monitoring import SessionMetric, SessionMetricCursor
 from portal.models.netsec import SshKey, Whitelist, WhitelistRule
+from portal.models.notifications import NotificationSent, NotificationSetting
 from portal.models.orders import Order, OrderEvent
 from portal.models.projects import (
     ExtensionRequest,
@@ -41,6 +42,8 @@ __all__ = [
     "JobTemplate",
     "LoginAttempt",
     "Membership",
+    "NotificationSent",
+    "NotificationSetting",
     "Order",
     "OrderEvent",
     "Price",

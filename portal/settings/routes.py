@@ -60,6 +60,36 @@ def profile():
     )
 
 
+@bp.route("/notifications", methods=["POST"])
+@login_required
+def notifications():
+    """Which events to be told of, by e-mail and/or webhook (issue #17)."""
+    from portal.services import notify
+
+    if not FlaskForm().validate_on_submit():
+        return redirect(url_for("settings.profile"))
+    try:
+        notify.save_settings(current_user, request.form.getlist("kinds"),
+                             request.form.get("email") == "on",
+                             request.form.get("webhook_url", ""),
+                             new_secret=request.form.get("new_secret") == "on")
+        flash(_("Notification settings saved."), "info")
+    except ServiceError as exc:
+        flash(str(exc.message), "error")
+    return redirect(url_for("settings.profile"))
+
+
+@bp.app_context_processor
+def notification_settings():
+    """The profile page's notifications card reads these."""
+    def current():
+        from portal.services import notify
+
+        return notify.setting_of(current_user), notify.KINDS
+
+    return {"notification_settings": current}
+
+
 def _token_minutes() -> int:
     """How stale a token's "last used" may be, in whole minutes (at least 1)."""
     return max(1, round(tokens.last_used_interval() / 60))
