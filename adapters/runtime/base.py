@@ -176,6 +176,12 @@ class Runtime(ABC):
             shm_size=shm_size, writable=self.service_writable and root is None, root=root,
         )
 
+    def account_files_args(self, passwd: str, group: str) -> list[str]:
+        """Options that make the container's /etc/passwd and /etc/group the given host files
+        (sshd takes a login's home and shell from them, issue #16); [] where the runtime
+        already shows the host's entry for the user (Apptainer) or cannot do it."""
+        return []
+
     # --- custom images (F4): a session's kept writable layer, committed to a new image ---
 
     # What a committed image is: one file the portal keeps root-owned and read-only

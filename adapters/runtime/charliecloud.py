@@ -47,6 +47,15 @@ class Charliecloud(Runtime):
             argv.append(f"--mount={self.mount_dir}")
         return [*argv, image, "--", *command]
 
+    def account_files_args(self, passwd: str, group: str) -> list[str]:
+        """ch-run writes its own /etc/passwd with home `/` and shell /bin/sh for the user
+        (so an SSH login landed in `/` with sh); `--no-passwd` plus binds of the session's
+        own files replace them (both targets exist in every image ch-run can start)."""
+        for what, path in (("passwd", passwd), ("group", group)):
+            if ":" in check_path(what, path):
+                raise ValueError(f"{what} must not contain ':'")
+        return ["--no-passwd", f"--bind={passwd}:/etc/passwd", f"--bind={group}:/etc/group"]
+
     def _bind_args(self, bind: Bind) -> list[str]:
         if self.home and bind.source == self.home and self._is_home_target(bind.target):
             return ["--home"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.sshd import SshdSpec, render_config, sshd_argv
-from portal.services.jobscript import container_argv, environment, resubmit_args
+from portal.services.jobscript import container_argv, environment, mount_dir, resubmit_args
 
 SCRIPT_NAME = "session.sh"
 LOG_NAME = "output.log"
@@ -89,6 +89,14 @@ class SessionScriptInput:
         return f"{self.directory}/{METRICS_NAME}"
 
     @property
+    def passwd_file(self) -> str:
+        return f"{self.directory}/{SSH_DIR}/passwd"
+
+    @property
+    def group_file(self) -> str:
+        return f"{self.directory}/{SSH_DIR}/group"
+
+    @property
     def sshd_spec(self) -> SshdSpec:
         return SshdSpec(directory=f"{self.directory}/{SSH_DIR}", port=PLACEHOLDER_PORT)
 
@@ -117,7 +125,34 @@ def jupyter_argv(data: SessionScriptInput) -> list[str]:
 
 
 def session_sshd_argv(data: SessionScriptInput) -> list[str]:
-    return _service(data, sshd_argv(data.sshd_spec))
+    """sshd in the image; where the runtime needs it (Charliecloud), with the session's own
+    /etc/passwd and /etc/group (`login_files_script`) so a login lands in the workspace
+    with the user's login shell (issue #16), not in `/` with /bin/sh."""
+    argv = _service(data, sshd_argv(data.sshd_spec))
+    if login_probe_argv(data) is None:
+        return argv
+    extra = _runtime(data).account_files_args(data.passwd_file, data.group_file)
+    return [argv[0], *extra, *argv[1:]]
+
+
+def _runtime(data: SessionScriptInput):
+    from adapters.runtime import make_runtime
+
+    return make_runtime(data.runtime, home=data.home, mount_dir=mount_dir(data.directory))
+
+
+# Prints the first of its arguments that is an executable file in the image, else /bin/sh.
+SHELL_PROBE = 'for s in "$@"; do if [ -x "$s" ]; then echo "$s"; exit 0; fi; done; echo /bin/sh'
+
+
+def login_probe_argv(data: SessionScriptInput) -> list[str] | None:
+    """The container command that picks the login shell (the job script appends the
+    candidates: the user's shell on the node, then /bin/bash); None when the runtime shows
+    the host's account entry itself."""
+    if ":" in data.workspace or not _runtime(data).account_files_args(data.passwd_file,
+                                                                      data.group_file):
+        return None  # a ':' cannot be written into passwd: sshd keeps the runtime's entry
+    return container_argv(data, ["/bin/sh", "-c", SHELL_PROBE, "sh"], shm=False)
 
 
 def sshd_config(data: SessionScriptInput) -> str:
@@ -149,6 +184,9 @@ def render(data: SessionScriptInput, sbatch_args: list[str]) -> str:
         resubmit_args=resubmit_args(sbatch_args),
         jupyter_argv=jupyter_argv(data) if "jupyter" in data.services else None,
         sshd_argv=session_sshd_argv(data) if "ssh" in data.services else None,
+        login_probe_argv=login_probe_argv(data) if "ssh" in data.services else None,
+        passwd_file=data.passwd_file,
+        group_file=data.group_file,
         ready_timeout=READY_TIMEOUT,
         monitor_file=data.monitor_file,
         metrics_file=data.metrics_file,
