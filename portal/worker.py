@@ -142,6 +142,12 @@ def _notifications(c: Cycle) -> None:  # e-mail and webhooks, each event once (i
         raise StepFailed(result["notifications_error"])
 
 
+def _start_estimates(c: Cycle) -> None:  # when Slurm would start what a form shows
+    from portal.services import startest
+
+    c.summary.update(startest.worker_step(c.scheduler))
+
+
 # The registry, in order: the cluster refresh first (the job/session/schedule steps read its
 # snapshot and skip when it failed), the wallet after the sacct import it charges from.
 STEPS: list[tuple[str, Callable[[Cycle], None]]] = [
@@ -157,6 +163,7 @@ STEPS: list[tuple[str, Callable[[Cycle], None]]] = [
     ("accounting", _accounting),
     ("wallet", _wallet),
     ("notifications", _notifications),  # issue #17: after the states and charges it reports
+    ("start_estimates", _start_estimates),  # issue #17: sbatch --test-only for the forms
 ]
 
 

@@ -62,6 +62,7 @@ SBATCH_FLAGS = (
 )
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 _SUBMITTED = re.compile(r"^([0-9]+)(;\S+)?$")
+_TEST_START = re.compile(r"to start at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
 _NOT_FOUND = ("invalid job id specified", "invalid job id")
 _ALREADY_DONE = ("already completing or completed", "job/step already completing")
 
@@ -141,6 +142,22 @@ class SlurmScheduler(Scheduler):
             return parse_submitted(result.stdout)
         except ValueError as exc:
             raise AdapterError(str(exc), result.argv, result.stderr) from None
+
+    def test_start(self, spec: JobSpec, *, as_user: str) -> datetime:
+        """When Slurm would start `spec` now: `sbatch --test-only` as the user (nothing is
+        submitted). Slurm prints "sbatch: Job N to start at 2026-12-05T17:05:16 using 1
+        processors on nodes vm in partition gpu" (local time) on stderr. Returns an aware
+        datetime; raises SlurmRejected with Slurm's words when it would refuse the job."""
+        if spec.workdir is None:
+            home = _home_of(as_user)
+            spec = replace(spec, workdir=home) if home else spec
+        argv = [self._bin("sbatch"), *self._clusters(), "--test-only", *sbatch_args(spec)]
+        result = self._for_user(argv, as_user, input=spec.script)
+        match = _TEST_START.search(result.stderr + "\n" + result.stdout)
+        if not match:
+            raise AdapterError(f"sbatch --test-only printed no start time: "
+                               f"{result.stderr[:200]!r}", result.argv, result.stderr)
+        return datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").astimezone()
 
     def hold(self, job_id: str, *, as_user: str) -> None:
         """Put a user hold on a pending job (JobHeldUser). Raises JobNotFound, SlurmRejected."""

@@ -11,7 +11,7 @@ from portal.models.jobs import Job, JobEvent, JobTemplate, Schedule, ScheduleEve
 from portal.models.login_limit import LoginAttempt
 from portal.models.monitoring import SessionMetric, SessionMetricCursor
 from portal.models.netsec import SshKey, Whitelist, WhitelistRule
-from portal.models.notifications import NotificationSent, NotificationSetting
+from portal.models.notifications import NotificationSent, NotificationSetting, StartEstimate
 from portal.models.orders import Order, OrderEvent
 from portal.models.projects import (
     ExtensionRequest,
@@ -58,6 +58,7 @@ __all__ = [
     "SessionMetricCursor",
     "SiteText",
     "SshKey",
+    "StartEstimate",
     "User",
     "UserContact",
     "WalletBudget",

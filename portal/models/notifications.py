@@ -47,3 +47,22 @@ class NotificationSent(Base):
     webhook_status: Mapped[str] = mapped_column(String(255), default="")
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class StartEstimate(Base):
+    """When Slurm would start a request a create form shows (issue #17, item 4): the page
+    asks for it here, the worker answers it with `sbatch --test-only` as the user
+    (portal/services/startest.py), so Slurm is never asked on the page's path."""
+
+    __tablename__ = "start_estimates"
+    __table_args__ = (UniqueConstraint("user_id", "signature",
+                                       name="uq_start_estimates_request"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    signature: Mapped[str] = mapped_column(String(64))  # sha256 of `spec`
+    spec: Mapped[dict] = mapped_column(JSON, default=dict)
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    computed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    start_at: Mapped[datetime | None] = mapped_column(DateTime)  # UTC
+    error: Mapped[str | None] = mapped_column(Text)

@@ -103,6 +103,8 @@ def estimate(membership, data: Mapping, kind: str = "job") -> dict:
         "enforced": budget.enforced, "budget_left": None, "reserve": None, "fits": None,
         "max_minutes_now": None, "time_problem": problem or None, "lines": [],
     }
+    out.update(availability(membership, view, partition, gpu_model, gpu_count, cpus, mem_gb,
+                            minutes))
     lines = out["lines"]
     if not rate.known:
         lines.append(("info", _l("The price is not known yet: the portal has not read "
@@ -126,6 +128,37 @@ def estimate(membership, data: Mapping, kind: str = "job") -> dict:
         lines.append(("error", problem))
     _budget_lines(out, kind, rate, minutes, budget)
     return _texts(out)
+
+
+def availability(membership, view, partition, gpu_model, gpu_count, cpus, mem_gb,
+                 minutes) -> dict:
+    """Issue #17, item 4: the free GPUs per model from the worker's cached cluster view, and
+    when Slurm would start this request (asked by the worker with `sbatch --test-only` as
+    the user: portal/services/startest.py; never on this path). `start_pending`: the form
+    asks again shortly."""
+    from portal.services import startest
+
+    free = [{"model": m["model"], "free": m["free"], "total": m["total"]}
+            for m in view.get("gpu_models") or []]
+    texts = []
+    if free:
+        texts.append(str(_l("Free GPUs now: %(list)s.", list=", ".join(
+            str(_l("%(model)s %(free)s of %(total)s", **m)) for m in free))))
+    start = {"state": "unknown", "text": ""}
+    user = membership.user
+    if user is not None and user.unix_user:
+        spec = startest.spec_of(membership.project.account, partition, gpu_model, gpu_count,
+                                cpus, mem_gb, minutes)
+        answer = startest.lookup(user, spec)
+        start = {"state": answer["state"], "text": startest.line(answer)[1],
+                 "start_at": answer["start_at"].isoformat() + "Z" if answer["start_at"]
+                 else None}
+        texts.append(start["text"])
+        pending = answer["state"] == "pending" or not answer.get("fresh", True)
+    else:
+        pending = False
+    return {"free_gpus": free, "start": start, "start_pending": pending,
+            "availability": texts}
 
 
 def _budget_lines(out: dict, kind: str, rate, minutes: int | None, budget) -> None:

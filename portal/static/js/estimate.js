@@ -31,6 +31,19 @@
         p.textContent = line.text;
         lines.appendChild(p);
       });
+      var more = box.querySelector("[data-availability-lines]");
+      if (more) {  // issue #17: free GPUs, and the start Slurm expects (asked by the worker)
+        more.textContent = "";
+        (data.availability || []).forEach(function (text) {
+          var p = document.createElement("p");
+          p.className = "estimate-line info";
+          p.textContent = text;
+          more.appendChild(p);
+        });
+        more.setAttribute("data-start-state", (data.start && data.start.state) || "");
+        more.setAttribute("data-pending", data.start_pending ? "true" : "false");
+        if (data.start_pending) { if (timer) { clearTimeout(timer); } timer = setTimeout(refresh, 3000); }
+      }
       box.setAttribute("data-hourly", data.hourly_text || "");
       box.setAttribute("data-fits", data.fits === null || data.fits === undefined ? "" : String(data.fits));
     }
@@ -48,6 +61,8 @@
       if (timer) { clearTimeout(timer); }
       timer = setTimeout(refresh, 250);
     }
+    var first = box.querySelector("[data-availability-lines][data-pending=true]");
+    if (first) { timer = setTimeout(refresh, 2000); }
     form.addEventListener("input", later);
     form.addEventListener("change", later);
   });
