@@ -16,14 +16,15 @@ import hashlib
 import hmac
 
 from flask import Blueprint, abort, current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from portal import db
 from portal.extensions import csrf, login_manager
 from portal.models import User
 from portal.net import client_address
-from portal.services import ServiceError
+from portal.services import ServiceError, audit
 from portal.services import proxy as rules
 from portal.services.sessions import probe
 
@@ -32,6 +33,9 @@ csrf.exempt(bp)
 KEY_HEADER = "X-Portal-Gateway"
 DECISION_SALT = "portal-gateway-decision"
 DECISION_MAX_AGE = 30
+# A terminal decision is confirmed (password, audit) after the prompt: at most this old.
+TERMINAL_START_MAX_AGE = 300
+WEBTERM = "webterm"
 
 
 def gateway_key(secret: str) -> str:
@@ -75,23 +79,88 @@ def authorize(session_id: int):
     return jsonify(decision=signed)
 
 
+@bp.post("/terminal/<int:session_id>")
+def terminal(session_id: int):
+    """Decide one web-terminal websocket with the checks of portal/proxy/terminal.py (owner,
+    whitelist, Origin, running, has a terminal). The signed decision carries the owner and
+    the `srun --overlap --pty` argv the gateway runs; the texts are in the client's language."""
+    from portal.proxy.routes import _refusal
+    from portal.proxy.terminal import _authorize, terminal_command
+
+    if not current_user.is_authenticated:
+        abort(404)
+    try:
+        session = _authorize(session_id)
+    except ServiceError as exc:
+        return _refusal(exc)
+    owner, argv = terminal_command(session)
+    decision = {"sid": session.id, "uid": current_user.id, "kind": WEBTERM,
+                "ver": getattr(current_user, "session_version", None),
+                "client": client_address(), "user": owner, "argv": argv,
+                "password": bool(session.webterm_password_hash)}
+    texts = {"prompt": f"\x1b[1m{_('Web-terminal password')}:\x1b[0m ",
+             "wrong": f"\r\n{_('Wrong password.')}\r\n",
+             "failed": f"\r\n{_('The terminal could not start: %(error)s', error='{error}')}\r\n"}
+    signed = serializer(current_app.config["SECRET_KEY"]).dumps(decision)
+    return jsonify(decision=signed, texts=texts)
+
+
+@bp.post("/terminal/<int:session_id>/start")
+def terminal_start(session_id: int):
+    """The gateway is about to start a decided terminal: check the web-terminal password
+    (the first message, as in portal/proxy/terminal.py) and record the audit event."""
+    from portal.services.passwords import verify_password
+
+    body = request.get_json(silent=True) or {}
+    try:
+        data = serializer(current_app.config["SECRET_KEY"]).loads(
+            str(body.get("decision", "")), max_age=TERMINAL_START_MAX_AGE)
+    except BadSignature:
+        abort(404)
+    if (not current_user.is_authenticated or data.get("kind") != WEBTERM
+            or data.get("sid") != session_id or data.get("uid") != current_user.id):
+        abort(404)
+    try:
+        session = rules.owned_session(current_user, session_id)
+    except ServiceError:
+        abort(404)
+    if session.webterm_password_hash:
+        password = body.get("password")
+        if not isinstance(password, str) or not verify_password(
+                session.webterm_password_hash, password):
+            return jsonify(ok=False), 403
+    audit.record("session.terminal", f"session:{session.id}", name=session.name)
+    return jsonify(ok=True)
+
+
+def _still_allowed(user, sid: int, client: str, kind: str) -> bool:
+    try:
+        if kind == WEBTERM:
+            session = rules.owned_session(user, sid)
+            rules.check_client(session, client)
+            rules.running(session)
+            return "webterm" in session.services and bool(session.slurm_job_id)
+        rules._decide(user, sid, client, None)
+    except ServiceError:
+        return False
+    return True
+
+
 @bp.post("/recheck")
 def recheck():
-    """Which of the listed (session, user, login version, address) grants still hold:
-    one call per RECHECK seconds for all of the gateway's open connections."""
+    """Which of the listed (session, user, login version, address[, "webterm"]) grants
+    still hold: one call per RECHECK seconds for all of the gateway's open connections."""
     items = (request.get_json(silent=True) or {}).get("grants") or []
     valid = []
     for item in items[:10000]:
         try:
             sid, uid, ver, client = int(item[0]), int(item[1]), item[2], str(item[3])
-        except (TypeError, ValueError, IndexError):
+            kind = str(item[4]) if len(item) > 4 else "jupyter"
+        except (TypeError, ValueError, IndexError, KeyError):
             continue
         user = db.session.get(User, uid)
         if user is None or not user.is_active or getattr(user, "session_version", None) != ver:
             continue
-        try:
-            rules._decide(user, sid, client, None)
-        except ServiceError:
-            continue
-        valid.append([sid, uid, ver, client])
+        if _still_allowed(user, sid, client, kind):
+            valid.append(list(item[:5]))
     return jsonify(valid=valid)

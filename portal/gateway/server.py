@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import re
 import threading
 import time
@@ -26,12 +28,21 @@ from aiohttp import web
 from itsdangerous import BadSignature
 from yarl import URL
 
-from portal.gateway.internal import DECISION_MAX_AGE, KEY_HEADER, gateway_key, serializer
+from portal.gateway.internal import (
+    DECISION_MAX_AGE,
+    KEY_HEADER,
+    WEBTERM,
+    gateway_key,
+    serializer,
+)
 from portal.proxy import headers as rules_headers
 from portal.services.proxy import SAFE_METHODS, same_origin
 
 log = logging.getLogger("portal.gateway")
 SESSION_PATH = re.compile(r"^/s/([0-9]+)/")
+TERMINAL_PATH = re.compile(r"^/terminal/([0-9]+)/ws(?:\?|$)")
+TERMINAL_AUTH_TIMEOUT = 120.0
+TERMINAL_QUEUE = 64  # output chunks waiting for the browser before the pty is paused
 HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                  "te", "trailer", "trailers", "transfer-encoding", "upgrade"})
 # Decisions are reused this long; open websockets are re-checked this often. A deleted
@@ -53,13 +64,17 @@ class Decision:
 
 class Gateway:
     def __init__(self, app_url: str, secret: str, portal_cookies: set[str],
-                 recheck: float = RECHECK, decision_ttl: float = DECISION_TTL):
+                 recheck: float = RECHECK, decision_ttl: float = DECISION_TTL,
+                 runner=None):
         self.app_url = app_url
         self.secret = secret
         self.key = gateway_key(secret)
         self.portal_cookies = portal_cookies
         self.recheck_every = recheck
         self.decision_ttl = decision_ttl
+        # The adapters' CommandRunner: with it the gateway serves the web terminal itself
+        # (a pty per terminal, no app thread); without, it relays it to the app.
+        self.runner = runner
         self.decisions: dict[tuple, tuple[float, Decision]] = {}
         self.inflight: dict[tuple, asyncio.Future] = {}  # key -> the one authorize call
         self.open: dict[tuple, set] = {}  # grant -> {_WebSocketPair | _Stream}
@@ -111,6 +126,9 @@ class Gateway:
         if match:
             return await self.session_request(request, int(match.group(1)))
         if self._is_websocket(request):
+            match = TERMINAL_PATH.match(raw)
+            if match and self.runner is not None:
+                return await self.terminal(request, int(match.group(1)))
             return await self.app_websocket(request)
         return await self.app_http(request)
 
@@ -300,10 +318,7 @@ class Gateway:
 
     async def _ask_app(self, request, session_id, websocket, method, xff, key):
         """One authorize call: a Decision (cached), or (status, body, headers) to relay."""
-        headers = {KEY_HEADER: self.key, "X-Forwarded-For": xff, "Host": request.host}
-        for name in ("Cookie", "User-Agent", "Origin", "Accept-Language", "Accept"):
-            if name in request.headers:
-                headers[name] = request.headers[name]
+        headers = self.internal_headers(request, xff)
         url = URL(self.base()).with_path(f"/_gateway/authorize/{session_id}").with_query(
             {"ws": "1" if websocket else "0", "method": method})
         try:
@@ -323,6 +338,147 @@ class Gateway:
                 return resp.status, body, pairs
         except aiohttp.ClientError:
             return 502, b"The portal is restarting; try again.", ()
+
+    def internal_headers(self, request: web.Request, xff: str | None = None) -> dict:
+        """The client's own identity (cookies, agent, address, Host, Origin, language) for
+        a call to the app's internal interface, plus the gateway's key."""
+        headers = {KEY_HEADER: self.key, "Host": request.host,
+                   "X-Forwarded-For": xff or self.forwarded_for(request)}
+        for name in ("Cookie", "User-Agent", "Origin", "Accept-Language", "Accept"):
+            if name in request.headers:
+                headers[name] = request.headers[name]
+        return headers
+
+    # -- the web terminal ------------------------------------------------------------
+    async def terminal(self, request: web.Request, session_id: int):
+        """xterm.js <-> a pty running the app-decided `srun --overlap --pty` as the owner
+        (portal/proxy/terminal.py's protocol: JSON input/resize/auth, binary output)."""
+        origin = request.headers.get("Origin")
+        if origin is None or not same_origin(origin, request.host):
+            raise web.HTTPForbidden(text="Websockets from other sites are refused.")
+        headers = self.internal_headers(request)
+        try:
+            async with self.app_session.post(
+                    URL(self.base()).with_path(f"/_gateway/terminal/{session_id}"),
+                    headers=headers, allow_redirects=False) as resp:
+                body = await resp.read()
+                if resp.status != 200 or resp.content_type != "application/json":
+                    out = web.Response(status=resp.status, body=body)
+                    for name, value in resp.headers.items():
+                        if name.lower() not in HOP and name.lower() != "content-length":
+                            out.headers.add(name, value)
+                    return out
+                payload = await resp.json()
+        except aiohttp.ClientError:
+            return web.Response(status=502, text="The portal is restarting; try again.")
+        try:
+            data = serializer(self.secret).loads(payload.get("decision", ""),
+                                                 max_age=DECISION_MAX_AGE)
+        except BadSignature:
+            return web.Response(status=502, text="Bad gateway decision.")
+        if data.get("kind") != WEBTERM or data.get("sid") != session_id:
+            return web.Response(status=502, text="Bad gateway decision.")
+        texts = payload.get("texts") or {}
+        grant = (session_id, int(data["uid"]), data["ver"], data["client"], WEBTERM)
+        client = web.WebSocketResponse(max_msg_size=1 << 20, autoping=True, compress=False)
+        await client.prepare(request)
+        password = None
+        if data.get("password"):
+            await client.send_bytes(str(texts.get("prompt", "Password: ")).encode())
+            with contextlib.suppress(asyncio.TimeoutError, ValueError, TypeError):
+                msg = await client.receive(timeout=TERMINAL_AUTH_TIMEOUT)
+                message = json.loads(msg.data) if msg.type == aiohttp.WSMsgType.TEXT else {}
+                if isinstance(message, dict) and isinstance(message.get("password"), str):
+                    password = message["password"]
+        try:
+            async with self.app_session.post(
+                    URL(self.base()).with_path(f"/_gateway/terminal/{session_id}/start"),
+                    headers=headers, json={"decision": payload["decision"],
+                                           "password": password}) as resp:
+                started = resp.status == 200
+        except aiohttp.ClientError:
+            started = False
+        if not started:
+            with contextlib.suppress(Exception):
+                await client.send_bytes(str(texts.get("wrong", "\r\nRefused.\r\n")).encode())
+            await client.close(code=4003, message=b"wrong password")
+            return client
+        if data.get("password"):
+            await client.send_bytes(b"\r\n")
+        return await self._run_terminal(request, client, data, texts, grant)
+
+    async def _run_terminal(self, request, client, data, texts, grant):
+        from adapters.errors import AdapterError
+        from adapters.pty import TerminalProcess
+
+        def size(name: str, default: int) -> int:
+            try:
+                return max(1, min(int(request.query.get(name, default)), 1000))
+            except ValueError:
+                return default
+
+        try:
+            proc = await asyncio.to_thread(TerminalProcess, self.runner, list(data["argv"]),
+                                           user=data["user"], rows=size("rows", 24),
+                                           cols=size("cols", 80))
+        except AdapterError as exc:
+            failed = str(texts.get("failed", "\r\n{error}\r\n")).replace("{error}", exc.message)
+            with contextlib.suppress(Exception):
+                await client.send_bytes(failed.encode())
+            await client.close()
+            return client
+        term = _Terminal(client, proc)
+        self._track(grant, term)
+        loop = asyncio.get_running_loop()
+        output: asyncio.Queue = asyncio.Queue()
+
+        def readable() -> None:
+            try:
+                chunk = os.read(proc.fd, 64 * 1024)
+            except OSError:  # EIO: every process on the pty's other side has gone
+                chunk = b""
+            output.put_nowait(chunk or None)
+            if not chunk or output.qsize() >= TERMINAL_QUEUE:
+                loop.remove_reader(proc.fd)  # ended, or the browser is slow: pause the pty
+
+        async def pump_output() -> None:
+            while True:
+                chunk = await output.get()
+                if chunk is None:
+                    break
+                await client.send_bytes(chunk)
+                if output.qsize() == 0 and term.reading:
+                    loop.add_reader(proc.fd, readable)
+            await client.close()
+
+        loop.add_reader(proc.fd, readable)
+        sender = asyncio.create_task(pump_output())
+        try:
+            async for msg in client:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                try:
+                    message = json.loads(msg.data)
+                except ValueError:
+                    continue
+                if not isinstance(message, dict):
+                    continue
+                if message.get("t") == "i" and isinstance(message.get("d"), str):
+                    await asyncio.to_thread(proc.write, message["d"].encode("utf-8", "replace"))
+                elif message.get("t") == "r":
+                    with contextlib.suppress(ValueError, TypeError, OSError):
+                        proc.resize(message.get("rows", 24), message.get("cols", 80))
+        except (OSError, ConnectionError):
+            pass
+        finally:
+            term.reading = False
+            loop.remove_reader(proc.fd)
+            sender.cancel()
+            self._untrack(grant, term)
+            await asyncio.to_thread(proc.close)
+            with contextlib.suppress(Exception):
+                await client.close()
+        return client
 
     def _verify(self, payload: dict) -> Decision | None:
         try:
@@ -381,6 +537,18 @@ class _WebSocketPair:
             await self.upstream.close()
 
 
+class _Terminal:
+    """An open web terminal: a revoked one is closed (the pty is hung up as it ends)."""
+
+    def __init__(self, client: web.WebSocketResponse, proc):
+        self.client, self.proc, self.reading = client, proc, True
+
+    async def close(self, revoked: bool = False) -> None:
+        with contextlib.suppress(Exception):
+            await self.client.close(code=CLOSE_REVOKED if revoked else 1001,
+                                    message=b"session no longer available" if revoked else b"")
+
+
 class _Stream:
     """A streamed HTTP response from a session (a download, a long poll): a revoked one is
     cut (the connection closed mid-body), so the client can tell it did not complete."""
@@ -397,9 +565,14 @@ class _Stream:
 
 
 def gateway_for(flask_app, app_url: str, **kwargs) -> Gateway:
+    """A gateway for this app: its secret, its cookie names and its command runner (the
+    web terminal runs through the adapters, as the app's own terminal does)."""
+    from portal.slurm import make_scheduler
+
     config = flask_app.config
     cookies = {config.get("SESSION_COOKIE_NAME", "session"),
                config.get("REMEMBER_COOKIE_NAME", "remember_token")}
+    kwargs.setdefault("runner", make_scheduler(config).runner)
     return Gateway(app_url, config["SECRET_KEY"], cookies, **kwargs)
 
 

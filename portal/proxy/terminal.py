@@ -52,6 +52,14 @@ def _authorize(session_id: int):
     return session
 
 
+def terminal_command(session) -> tuple[str, list[str]]:
+    """The owner's Unix user and the `srun --overlap --pty` argv of a terminal (also what
+    the session gateway runs, from the app's signed decision: portal/gateway/internal.py)."""
+    inner = scripts.terminal_argv(svc.script_input(session), session.shell)
+    return session.user.unix_user, srun_attach_argv(
+        session.slurm_job_id, inner, bin_dir=current_app.config.get("SLURM_BIN_DIR"))
+
+
 def _password_ok(ws, session) -> bool:
     if not session.webterm_password_hash:
         return True
@@ -113,10 +121,7 @@ def terminal_ws(session_id: int):
         session = _authorize(session_id)
     except ServiceError as exc:
         return _refusal(exc)
-    owner = session.user.unix_user
-    inner = scripts.terminal_argv(svc.script_input(session), session.shell)
-    argv = srun_attach_argv(session.slurm_job_id, inner,
-                            bin_dir=current_app.config.get("SLURM_BIN_DIR"))
+    owner, argv = terminal_command(session)
     runner = make_scheduler(current_app.config).runner
     ws = websocket.accept()
     if not _password_ok(ws, session):

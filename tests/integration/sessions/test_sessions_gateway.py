@@ -129,6 +129,7 @@ def test_kernel_runs_1_plus_1_through_the_gateway(portal, running):
 
 
 def test_terminal_types_through_the_gateway(portal, running):
+    """The gateway runs the terminal's pty itself (no app thread), from the app's decision."""
     session_id, browser = running
     ws = _ws(portal, browser, f"/terminal/{session_id}/ws?rows=30&cols=100")
     output = b""
@@ -138,9 +139,11 @@ def test_terminal_types_through_the_gateway(portal, running):
         while time.monotonic() < deadline and b"M42K" not in output:
             chunk = ws.receive(timeout=1)
             output += chunk if isinstance(chunk, bytes) else (chunk or "").encode()
+        held = [grant for grant in portal.server.bg.gateway.open if grant[-1] == "webterm"]
     finally:
         ws.close()
     assert b"M42K" in output, output[-2000:]
+    assert held and held[0][0] == session_id
 
 
 def test_other_user_gets_404_through_the_gateway(portal, running):
@@ -269,6 +272,7 @@ def test_deleted_sessions_open_connections_close_within_5s(portal, running):
         kernel.close()
     try:
         ws = _ws(portal, browser, f"/s/{session_id}/api/events/subscribe")
+        terminal = _ws(portal, browser, f"/terminal/{session_id}/ws")
         download = http.client.HTTPConnection(portal.server.host, timeout=10)
         download.request("GET", f"/s/{session_id}/files/gw-big.bin",
                          headers={"Cookie": browser.cookie_header(), "User-Agent": USER_AGENT})
@@ -279,14 +283,16 @@ def test_deleted_sessions_open_connections_close_within_5s(portal, running):
             db.session.remove()
         deleted = time.monotonic()
 
-        def ws_closed():
+        def closed(sock):
             try:
-                ws.receive(timeout=0.2)
+                while sock.receive(timeout=0.2) not in (None, ""):
+                    pass  # the terminal's prompt, say
             except Exception:  # noqa: BLE001 - simple_websocket raises ConnectionClosed
                 return True
-            return not ws.connected
+            return not sock.connected
 
-        wait_for(ws_closed, 10, step=0.05, what="the deleted session's websocket to close")
+        wait_for(lambda: closed(ws), 10, step=0.05, what="the deleted session's websocket")
+        wait_for(lambda: closed(terminal), 10, step=0.05, what="the deleted session's terminal")
         ws_after = time.monotonic() - deleted
         received = 65536
         with contextlib.suppress(http.client.IncompleteRead, ConnectionError, OSError):
