@@ -132,7 +132,8 @@ def job_view(job) -> dict:
                          shq(script_file)]) if script_file else ""
     return {
         "state": state_label(job.state),
-        "reason": reason_text(job.reason) if job.state in ("pending", "held") else "",
+        "reason": _waiting(reason_text(job.reason), job.slurm_job_id)
+        if job.state in ("pending", "held") else "",
         "ended": job.state in TERMINAL,
         "hardware": hardware(job),
         "resubmit": resubmit,
@@ -141,3 +142,9 @@ def job_view(job) -> dict:
 
 def gpu_model_names(view: dict) -> list[str]:
     return [g["model"] for g in view.get("gpu_models", [])]
+
+
+def _waiting(reason: str, slurm_job_id) -> str:
+    from portal.services.startest import waiting_words  # issue #17: and the expected start
+
+    return waiting_words(reason, slurm_job_id)

@@ -39,7 +39,8 @@ def session_view(session, *, openable: bool = True) -> dict:
     return {
         "openable": openable,
         "state": state_label(session.state),
-        "reason": reason_text(session.reason) if session.state == "pending" else "",
+        "reason": _waiting(reason_text(session.reason), session.slurm_job_id)
+        if session.state == "pending" else "",
         "hardware": hardware(session),
         "gpu_spec": gpu_spec(session),
         "services": [str(SERVICES.get(s, s)) for s in session.services or []],
@@ -85,3 +86,9 @@ def _ends_at(session):
     from portal.services.extend import ends_at
 
     return ends_at(session)
+
+
+def _waiting(reason: str, slurm_job_id) -> str:
+    from portal.services.startest import waiting_words  # issue #17: and the expected start
+
+    return waiting_words(reason, slurm_job_id)

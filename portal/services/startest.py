@@ -137,3 +137,42 @@ def worker_step(scheduler, now: datetime | None = None) -> dict:
     if failed:
         out["start_estimates_failed"] = failed
     return out
+
+
+def expected_start(slurm_job_id: str | None) -> datetime | None:
+    """When Slurm expects a pending job to start (squeue's StartTime in the worker's last
+    snapshot; UTC, naive), or None when it does not say. One snapshot read per request."""
+    from flask import g, has_request_context
+
+    from portal.services import cluster
+
+    if not slurm_job_id:
+        return None
+    starts = g.get("expected_starts") if has_request_context() else None
+    if starts is None:
+        snapshot = cluster.last_good()
+        starts = {}
+        for job in (snapshot.data.get("jobs") or []) if snapshot is not None else []:
+            value = job.get("start_time")
+            if job.get("state") in ("queued", "queued_held") and value:
+                try:
+                    when = datetime.fromisoformat(value)
+                except ValueError:
+                    continue
+                if when.tzinfo is not None:
+                    when = when.astimezone(UTC).replace(tzinfo=None)
+                starts[job.get("id")] = when
+        if has_request_context():
+            g.expected_starts = starts
+    when = starts.get(str(slurm_job_id))
+    return when if when is not None and when > db.utcnow() else None
+
+
+def waiting_words(reason: str, slurm_job_id: str | None) -> str:
+    """A pending job's reason in words, with the start Slurm expects when it has one."""
+    when = expected_start(slurm_job_id)
+    if when is None:
+        return reason
+    extra = str(_l("Slurm expects it to start at %(when)s UTC.",
+                   when=when.strftime("%Y-%m-%d %H:%M")))
+    return f"{reason} {extra}".strip()

@@ -46,3 +46,22 @@ def test_form_shows_free_gpus_and_the_start_slurm_expects(cluster_ctx, monkeypat
     refused = estimates.estimate(membership, too_big, "job")
     assert refused["start"]["state"] == "refused"
     assert "Requested node configuration is not available" in refused["start"]["text"]
+
+
+def test_a_pending_job_says_when_slurm_expects_it_to_start(cluster_ctx, prefix, slurm):
+    from datetime import timedelta
+
+    from adapters.scheduler import JobSpec
+    from portal import db
+    from portal.services import startest
+
+    job_id = slurm.submit(JobSpec(script="#!/bin/sh\ntrue\n", account="proja",
+                                  job_name=f"{prefix}-later", time=5, begin="now+3600"),
+                          as_user="alice")
+    cycle(cluster_ctx)  # the snapshot the pages read
+    when = startest.expected_start(job_id)
+    assert when is not None
+    assert abs(when - (db.utcnow() + timedelta(hours=1))) < timedelta(minutes=2)
+    words = startest.waiting_words("It waits for its start time.", job_id)
+    assert words.startswith("It waits for its start time. Slurm expects it to start at ")
+    assert startest.waiting_words("x", "999999999") == "x"
