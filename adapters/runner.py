@@ -45,6 +45,12 @@ BASE_ENV = {"PATH": MINIMAL_PATH, "LANG": "C.UTF-8"}
 # Conservative POSIX-ish login names (Debian's NAME_REGEX plus "_" and "."): nothing that
 # could be read as an option or carry shell metacharacters into sudo/runuser.
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+# Process-wide additions to every runner's environment: SLURM_CONF where the portal talks
+# to a cluster whose slurm.conf is not /etc/slurm/slurm.conf (a second cluster, e.g. the
+# multi-node dev cluster). Set by create_app from config (see use_slurm_conf), like the
+# sacctmgr lock (adapters/dbdlock.py), so that every adapter built in the process, also
+# those built without an app, talks to the same cluster.
+_process_env: dict[str, str] = {}
 # After a timeout the process group gets SIGTERM (runuser/sudo relay it to the child);
 # whatever is still alive this many seconds later gets SIGKILL.
 KILL_GRACE = 1.0
@@ -68,6 +74,14 @@ def default_run_as_prefix() -> list[str]:
     if os.geteuid() == 0:
         return ["runuser", "-u", "{user}", "--"]
     return ["sudo", "-n", "-u", "{user}", "--"]
+
+
+def use_slurm_conf(path: str | os.PathLike | None) -> None:
+    """Pass SLURM_CONF=`path` to every command of runners made from now on (None: unset)."""
+    if path:
+        _process_env["SLURM_CONF"] = os.fspath(path)
+    else:
+        _process_env.pop("SLURM_CONF", None)
 
 
 def validate_user(user: str) -> str:
@@ -96,7 +110,7 @@ class CommandRunner:
             list(run_as_prefix) if run_as_prefix is not None else default_run_as_prefix()
         )
         self.timeout = _check_timeout(timeout)
-        self.env = dict(BASE_ENV)
+        self.env = {**BASE_ENV, **_process_env}
         for key, value in (env or {}).items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise ValueError(f"environment entries must be strings: {key!r}")

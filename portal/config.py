@@ -54,6 +54,10 @@ class Defaults:
     BEHIND_GATEWAY = False
     # Slurm and commands (see adapters/).
     SLURM_BIN_DIR = None
+    # The slurm.conf of the cluster the portal drives, passed to every Slurm command as
+    # SLURM_CONF (None: Slurm's default, /etc/slurm/slurm.conf). SLURM_CLUSTER (None) names
+    # that cluster where slurmdbd keeps several: account changes are made on it only.
+    SLURM_CONF = None
     COMMAND_TIMEOUT = 30.0
     RUN_AS_PREFIX = None  # None: `runuser -u {user} --` as root, else `sudo -n -u {user} --`
     WORKER_INTERVAL = 10.0

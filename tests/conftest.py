@@ -33,6 +33,9 @@ if os.geteuid() == 0:
     os.environ.setdefault("PORTAL_SLURMDBD_LOCK_FILE",
                           "/var/lib/slurm-gpu-portal-tests/slurmdbd-changes.lock")
 dbdlock.use(os.environ.get("PORTAL_SLURMDBD_LOCK_FILE", Defaults.SLURMDBD_LOCK_FILE))
+# slurmdbd may keep a second cluster (the multi-node dev cluster, `cluster.sh start-multi`):
+# apps the tests make change and read accounts on the one-node cluster only (SLURM_CLUSTER).
+os.environ.setdefault("PORTAL_SLURM_CLUSTER", "devcluster")
 
 
 def pytest_report_header(config):

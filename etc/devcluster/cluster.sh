@@ -10,6 +10,8 @@
 #   cluster.sh status         one line per daemon + sinfo; exit 0 only if jobs can run
 #   cluster.sh image          build the Charliecloud test image var/images/base if missing
 #   cluster.sh image-jupyter  build the session image var/images/jupyter from base if missing
+#   cluster.sh start-multi    opt-in second cluster devmulti: nodes gpu1 gpu2 cpu1, each in
+#                             its own network namespace (multi.sh; stop-multi, status-multi)
 #
 # The cluster is a machine-wide singleton: /etc/slurm is shared by every checkout. The
 # installed slurm.conf records the state dir (VAR) it was started with and a hash of the
@@ -717,8 +719,12 @@ cmd_image_jupyter() {
 	say "image ok: $IMAGES/jupyter (Jupyter Server, ipykernel, terminado, sshd)"
 }
 
+# ------------------------------------------------------------------------ multi-node
+# shellcheck source=etc/devcluster/multi.sh
+. "$HERE/multi.sh"
+
 # ------------------------------------------------------------------------------- main
-usage() { sed -n '5,12s/^# \{0,3\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '5,14s/^# \{0,3\}//p' "${BASH_SOURCE[0]}"; }
 
 case ${1:-} in
 install) cmd_install ;;
@@ -732,6 +738,9 @@ reconfigure) cmd_reconfigure ;;
 status) cmd_status ;;
 image) cmd_image ;;
 image-jupyter) cmd_image_jupyter ;;
+start-multi) cmd_start_multi ;;
+stop-multi) cmd_stop_multi ;;
+status-multi) cmd_status_multi ;;
 -h | --help | help) usage ;;
 *) usage >&2; exit 2 ;;
 esac

@@ -138,4 +138,7 @@ def _decide(user, session_id: int, client: str, probe) -> Target:
     token = conn.decrypt_token(session)
     if "jupyter" not in session.services or not session.jupyter_port or not token:
         raise ServiceError(_l("This session has no Jupyter."), "no_jupyter", 503)
-    return Target(session.id, session.host, session.jupyter_port, token, f"/s/{session.id}/")
+    # The node's address as Slurm knows it, not its name: the node may be another host
+    # whose name the portal host cannot resolve (issue #15).
+    return Target(session.id, conn.node_address(session.host), session.jupyter_port, token,
+                  f"/s/{session.id}/")

@@ -118,6 +118,20 @@ def try_read(session: Session, files) -> bool:
     return conn is not None and apply_conn(session, conn)
 
 
+def node_address(host: str) -> str:
+    """Where the portal reaches a session's node: Slurm's NodeAddr for it (issue #15: the
+    node need not be this host, nor have a name this host resolves), else the name."""
+    from adapters.nodeaddr import node_address as lookup
+    from adapters.runner import CommandRunner
+    from portal.services import sessions as svc
+
+    scheduler = svc.get_backend().scheduler
+    runner = getattr(scheduler, "runner", None)
+    if not isinstance(runner, CommandRunner):  # a fake backend: names are addresses
+        return host
+    return lookup(runner, host, bin_dir=getattr(scheduler, "bin_dir", None))
+
+
 def ssh_command(session: Session) -> str | None:
     """`ssh -p PORT user@HOST` (with `-J JUMP` where compute nodes need a jump host)."""
     if not session.ssh_port or not session.host:

@@ -9,6 +9,7 @@ crashed on the next read. The real dev cluster; unique account names, removed at
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 
@@ -19,10 +20,13 @@ from adapters.runner import CommandRunner
 
 pytestmark = pytest.mark.integration
 ROUNDS = 2
+# The one-node dev cluster; slurmdbd may keep a second one (cluster.sh start-multi), where
+# an adapter without a cluster would add (and list) every association twice.
+CLUSTER = os.environ.get("PORTAL_SLURM_CLUSTER") or None
 
 
 def _project_round(prefix: str, problems: list[str]) -> None:
-    accounts = SlurmAccounts(runner=CommandRunner(timeout=60))
+    accounts = SlurmAccounts(runner=CommandRunner(timeout=60), cluster=CLUSTER)
     for i in range(ROUNDS):
         account = f"{prefix}{i}"
         approved = f"{account}_approved"
@@ -59,7 +63,7 @@ def test_parallel_project_changes_keep_every_account_whole(slurm_up):
         t.join(300)
     assert not problems, problems
     # The tree: every association of proja and projb is still where it was.
-    left = SlurmAccounts().associations()
+    left = SlurmAccounts(cluster=CLUSTER).associations()
     assert {(a.account, a.user) for a in left if a.account in ("proja", "projb")} >= {
         ("proja", None), ("proja", "alice"), ("projb", None), ("projb", "bob")}
     assert not [a for a in left if any(a.account.startswith(p) for p in prefixes)]

@@ -8,6 +8,7 @@ not answer fails these tests, it never skips them.
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from datetime import date, timedelta
@@ -34,6 +35,11 @@ from portal.services import (
 from portal.services.projects import OPERATOR
 from tests.conftest import PASSWORD
 
+# The one-node dev cluster (tests/conftest.py): slurmdbd may keep a second one
+# (`cluster.sh start-multi`), so accounts are read and changed on this one by name, as a
+# coordinator on a multi-cluster site has to.
+CLUSTER = os.environ.get("PORTAL_SLURM_CLUSTER") or None
+
 pytestmark = pytest.mark.integration
 SLEEP = "#!/bin/sh\nsleep 120\n"
 
@@ -49,7 +55,7 @@ def slurm_up() -> None:
 
 @pytest.fixture
 def sacct() -> SlurmAccounts:
-    return SlurmAccounts()
+    return SlurmAccounts(cluster=CLUSTER)
 
 
 @pytest.fixture
@@ -119,10 +125,11 @@ def test_coordinator_manages_her_accounts_users_from_the_shell(env, sacct):
     account = env
     _create(account)
     shell = CommandRunner()
-    shell.run(["sacctmgr", "-i", "add", "user", "carol", f"account={account}"],
+    on_cluster = [f"cluster={CLUSTER}"] if CLUSTER else []
+    shell.run(["sacctmgr", "-i", "add", "user", "carol", f"account={account}", *on_cluster],
               as_user="alice")
     assert "carol" in {a.user for a in sacct.associations(account)}
-    denied = shell.run(["sacctmgr", "-i", "add", "user", "alice", "account=projb"],
+    denied = shell.run(["sacctmgr", "-i", "add", "user", "alice", "account=projb", *on_cluster],
                        as_user="alice", check=False)
     assert denied.returncode != 0 and "permission denied" in denied.stderr.lower()
 

@@ -1,0 +1,239 @@
+"""The portal on a real-shaped cluster (issue #15): the multi-node dev cluster `devmulti`
+(`cluster.sh start-multi`), whose nodes gpu1, gpu2 and cpu1 each run their slurmd in their
+own network namespace with their own address, apart from this host (10.250.15.1), where
+the portal and devmulti's slurmctld run.
+
+The portal is pointed at it the way a site points it at its cluster: SLURM_CONF (every
+Slurm command gets it) and SLURM_CLUSTER (accounts). A `-N 2` job shows both nodes and both
+nodes' output; a session on gpu2 answers 1+1 through the proxy, which reaches gpu2's own
+address (Slurm's NodeAddr, not loopback, not a name this host resolves); the web terminal's
+`srun --overlap --pty` lands on gpu2; the session's sampler runs in gpu2's namespace and
+its samples reach the portal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from adapters import runner as runner_mod
+from adapters.runner import CommandRunner
+from adapters.scheduler import JobSpec
+from portal import db
+from portal.models import Session
+from portal.services import monitoring, public_images, sessions, whitelists
+from portal.services import users as usersvc
+from portal.slurm import make_scheduler
+from tests.integration.sessions.sessionhelpers import (
+    JUPYTER_IMAGE,
+    USER_AGENT,
+    Browser,
+    LiveServer,
+    add_member,
+    cycle,
+    make_app,
+    remove_session_dirs,
+    wait_for,
+    ws_connect,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("multinode")]
+
+REPO = Path(__file__).resolve().parents[3]
+CLUSTER_SH = REPO / "etc" / "devcluster" / "cluster.sh"
+SLURM_CONF = REPO / "var" / "devmulti" / "etc" / "slurm.conf"
+GPU2_ADDR = "10.250.15.12"
+ROOT = CommandRunner(timeout=60)
+
+
+def _multi(argv: list[str], **kw):
+    """A Slurm command as root against devmulti."""
+    return CommandRunner(timeout=30, env={"SLURM_CONF": str(SLURM_CONF)}).run(argv, **kw)
+
+
+@pytest.fixture(scope="module")
+def devmulti():
+    """devmulti up (started if it is not: ~3 s when slurmdbd already knows it)."""
+    started = time.monotonic()
+    result = CommandRunner(timeout=300).run(["bash", str(CLUSTER_SH), "start-multi"],
+                                            check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    print(f"start-multi: {time.monotonic() - started:.1f}s")
+    yield
+
+
+@pytest.fixture(scope="module")
+def portal(devmulti, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("multinode")
+    app = make_app(tmp / "portal.db", SLURM_CONF=str(SLURM_CONF), SLURM_CLUSTER="devmulti")
+    prefix = "mn" + uuid.uuid4().hex[:6]
+    summary = cycle(app)
+    assert summary.get("cluster_ok"), f"devmulti must answer: {summary}"
+    with app.app_context():
+        add_member("alice", "proja")
+        public_images.register_image("jupyter", JUPYTER_IMAGE, framework="Python 3 / Jupyter")
+        whitelists.create_whitelist(usersvc.get_user("alice"), "loopback", "127.0.0.1/32 tcp")
+        db.session.remove()
+    server = LiveServer(app)
+    yield app, server, prefix
+    server.stop()
+    remove_session_dirs(app)
+    for job in make_scheduler(app.config).info_all():
+        if (job.name or "").startswith(prefix) and not job.state.is_terminal:
+            _multi(["scancel", "--", job.id], check=False)
+    runner_mod.use_slurm_conf(None)  # the next app of this process talks to devcluster
+
+
+def test_a_two_node_job_lists_both_nodes_and_both_outputs(portal, tmp_path):
+    app, _, prefix = portal
+    out = Path("/home/alice") / f".{prefix}-n2.out"
+    script = ("#!/bin/bash\n#SBATCH --nodes=2\n#SBATCH --ntasks-per-node=1\n"
+              "srun bash -c 'echo \"node=$(hostname) addr=$(hostname -I)\"'\n")
+    scheduler = make_scheduler(app.config)
+    job_id = scheduler.submit(JobSpec(script=script, job_name=f"{prefix}-n2", account="proja",
+                                      time=2, output=str(out)), as_user="alice")
+    try:
+        job = wait_for(lambda: (j := scheduler.info(job_id)).state.is_terminal and j, 90,
+                       what="the 2-node job to end")
+        assert job.state.value == "completed", job
+        assert sorted(job.nodes) == ["gpu1", "gpu2"]
+        lines = sorted(ln.strip() for ln in out.read_text().splitlines())
+        assert [ln for ln in lines if ln] == ["node=gpu1 addr=10.250.15.11",
+                                             "node=gpu2 addr=10.250.15.12"]
+    finally:
+        out.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def on_gpu2(portal):
+    """alice's Jupyter session with the web terminal, started on gpu2 (gpu1 drained for
+    the moment of the start, so Slurm has nowhere else to put it)."""
+    app, server, prefix = portal
+    _multi(["scontrol", "update", "nodename=gpu1", "state=drain", "reason=multinode-test"])
+    try:
+        with app.test_request_context():
+            alice = usersvc.get_user("alice")
+            created = sessions.create_session(alice, {
+                "name": f"{prefix}-s", "image": "jupyter", "end": "hours", "hours": 1,
+                "cpus": 1, "mem_gb": 1, "gpu_model": "a100", "gpu_count": 1,
+                "allow_all": True})
+            session_id = created.id
+            db.session.remove()
+        wait_for(lambda: cycle(app) is not None and _row(app, session_id).state == "running",
+                 120, step=1, what="the session on gpu2 to run")
+    finally:
+        _multi(["scontrol", "update", "nodename=gpu1", "state=resume"], check=False)
+    browser = Browser(server.url)
+    browser.login("alice")
+    yield session_id, browser
+    with app.test_request_context():
+        sessions.delete_session(usersvc.get_user("alice"), session_id)
+        db.session.remove()
+
+
+def _row(app, session_id: int) -> Session:
+    with app.app_context():
+        row = db.session.get(Session, session_id)
+        db.session.expunge(row)
+        db.session.remove()
+    return row
+
+
+def test_session_on_gpu2_answers_through_the_proxy_at_gpu2s_address(portal, on_gpu2):
+    app, server, _ = portal
+    session_id, browser = on_gpu2
+    row = _row(app, session_id)
+    assert row.host == "gpu2" and row.nodes == "gpu2"
+    # Jupyter listens on gpu2's own address only: nothing answers on this host's loopback.
+    ROOT.run(["bash", "-c", f"exec 3<>/dev/tcp/{GPU2_ADDR}/{row.jupyter_port}"])
+    assert ROOT.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{row.jupyter_port}"],
+                    check=False).returncode != 0
+    status, _, body = browser.json(f"/s/{session_id}/api/kernels", method="POST", body={})
+    assert status == 201, body
+    kernel_id = json.loads(body)["id"]
+    ws = ws_connect(f"ws://{server.host}/s/{session_id}/api/kernels/{kernel_id}/channels",
+                    {"Cookie": browser.cookie_header(), "Origin": server.url,
+                     "User-Agent": USER_AGENT})
+    try:
+        assert _execute(ws, "1+1") == "2"
+        assert _execute(ws, "__import__('socket').gethostname()") == "'gpu2'"
+    finally:
+        ws.close()
+
+
+def test_web_terminal_runs_on_gpu2(portal, on_gpu2):
+    _, server, _ = portal
+    session_id, browser = on_gpu2
+    ws = ws_connect(f"ws://{server.host}/terminal/{session_id}/ws?rows=30&cols=100",
+                    {"Cookie": browser.cookie_header(), "Origin": server.url,
+                     "User-Agent": USER_AGENT})
+    output = b""
+    pattern = rb"M42K\s+(\S+)\s+(\d+)"
+    try:
+        ws.send(json.dumps({"t": "i", "d": "echo M$((6*7))K; hostname; id -u\r"}))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not re.search(pattern, output):
+            chunk = ws.receive(timeout=1)
+            output += chunk if isinstance(chunk, bytes) else (chunk or "").encode()
+    finally:
+        ws.close()
+    match = re.search(pattern, output)
+    assert match, output[-2000:]
+    assert (match.group(1), int(match.group(2))) == (b"gpu2", 2001)
+
+
+def test_monitoring_samples_come_from_gpu2(portal, on_gpu2):
+    app, _, _ = portal
+    session_id, _ = on_gpu2
+    row = _row(app, session_id)
+    metrics = f"{row.directory}/metrics"
+    # The sampler is a process of the job: it lives in gpu2's network namespace.
+    in_gpu2 = set(ROOT.run(["ip", "netns", "pids", "devmulti-gpu2"]).stdout.split())
+    samplers = [p for p in in_gpu2 if "session_monitor" in _cmdline(p)]
+    assert samplers, "no sampler among gpu2's processes"
+
+    def samples():
+        cycle(app)
+        with app.app_context():
+            data = monitoring.series(db.session.get(Session, session_id), "1h")
+            db.session.remove()
+        return len(data["t"]) >= 1 and data
+
+    data = wait_for(samples, 90, step=1, what="samples from gpu2")
+    assert data["mem"][-1] > 0 and data["net_rx"][-1] is not None, (metrics, data)
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _execute(ws, code: str, timeout: float = 60) -> str:
+    msg_id = uuid.uuid4().hex
+    ws.send(json.dumps({
+        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
+                   "msg_type": "execute_request", "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": False, "store_history": False,
+                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+    }))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        raw = ws.receive(timeout=max(0.1, deadline - time.monotonic()))
+        if raw is None:
+            break
+        msg = json.loads(raw)
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "execute_result":
+            return msg["content"]["data"]["text/plain"]
+        if msg["msg_type"] == "error":
+            raise AssertionError(f"kernel error: {msg['content']}")
+    raise AssertionError("no execute_result from the kernel")
