@@ -77,13 +77,16 @@ def new():
 @bp.route("/<int:job_id>")
 @login_required
 def detail(job_id: int):
-    try:
-        job = jobsvc.get_job(current_user, job_id)
+    from portal.services import record as recordsvc
+
+    try:  # issue #16: an ended or deleted job keeps a read-only page (and its order's link)
+        job = recordsvc.readable_job(current_user, job_id)
     except ServiceError:
         abort(404)
+    own = job.user_id == current_user.id
     log_piece, log_error = None, None
-    try:
-        log_piece = joblog.tail(job, jobsvc.get_backend()) if job.directory else None
+    try:  # the log is the owner's file, read as the owner: the owner's page only
+        log_piece = joblog.tail(job, jobsvc.get_backend()) if job.directory and own else None
     except ServiceError as exc:
         log_error = exc.message
     return render_template("jobs/detail.html", job=job, view=job_view(job),
@@ -92,7 +95,8 @@ def detail(job_id: int):
                            if job.state in ("pending", "held") else "",
                            time_limit=format_time_limit(job.time_limit_min),
                            time_words=time_limit_words(job.time_limit_min),
-                           ends_at=ends_at(job))
+                           ends_at=ends_at(job), own=own,
+                           record=recordsvc.record_of("job", job))
 
 
 @bp.route("/<int:job_id>/extend", methods=["POST"])

@@ -27,7 +27,9 @@ STATES = {"submitting": _l("submitting"), "submitted": _l("submitted"),
 EVENTS = {"created": _l("Created"), "held": _l("Held for approval"),
           "hold_failed": _l("Hold failed"), "approved": _l("Approved"),
           "rejected": _l("Rejected"), "closed": _l("Closed"), "submitted": _l("Submitted"),
-          "changed": _l("Changed outside the portal")}
+          "changed": _l("Changed outside the portal"),
+          "recorded_late": _l("Recorded by the worker (the order was missing)"),
+          "resubmitted": _l("Slurm got the job again under a new id")}
 _LABELS = {
     "slurm_job_id": _l("Slurm job"), "unit_price": _l("Unit price (per hour)"),
     "approval": _l("Approval"), "message": _l("Message"), "state": _l("State"),

@@ -89,21 +89,28 @@ def new():
 @bp.route("/<int:session_id>")
 @login_required
 def detail(session_id: int):
-    try:
-        session = svc.get_session(current_user, session_id, manage=True)
+    from portal.services import record as recordsvc
+
+    try:  # issue #16: an ended or deleted session keeps a read-only page
+        session = recordsvc.readable_session(current_user, session_id)
     except ServiceError:
         abort(404)
-    if session.user_id == current_user.id:
+    manage = not session.hidden and (session.user_id == current_user.id or svc.is_manager(
+        current_user, session.project_id))
+    own = manage and session.user_id == current_user.id
+    if own:
         svc.probe(session)
-    own = session.user_id == current_user.id
     asks = []
-    if session.state == "awaiting":
+    if session.state == "awaiting" and manage:
         from portal.services.sessionaccept import describe
 
         asks = [(session, describe(session))]
-    return render_template("sessions/detail.html", session=session, view=session_view(session),
+    view = session_view(session, openable=manage)
+    return render_template("sessions/detail.html", session=session, view=view,
                            own=own, connection=conn.connection_info(session) if own else {},
-                           asks=asks, ends_at=ends_at(session))
+                           asks=asks, ends_at=ends_at(session),
+                           record=recordsvc.record_of("session", session),
+                           read_only=not manage or session.state in ("ended", "failed"))
 
 
 @bp.route("/<int:session_id>/extend", methods=["POST"])
