@@ -50,7 +50,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
@@ -323,9 +323,11 @@ def render(event: Event) -> tuple[str, str]:
     languages = current_app.config.get("LANGUAGES") or ["en"]
     locale = event.user.locale if event.user.locale in languages else \
         current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+    # The bare Jinja environment: the worker has no request, and the pages' context
+    # processors (current user, menus) have nothing to do with a message.
     with force_locale(locale):
-        text = render_template(f"notifications/{event.kind}.txt", user=event.user,
-                               d=event.data)
+        text = current_app.jinja_env.get_template(f"notifications/{event.kind}.txt") \
+            .render(user=event.user, d=event.data)
     subject, _, body = text.strip().partition("\n")
     return subject.strip(), body.strip() + "\n"
 

@@ -252,3 +252,15 @@ def test_webhook_addresses_and_settings_page(app, client):
 
         row = db.session.query(NotificationSetting).one()
         assert row.kinds == ["session_ready", "wallet_100"] and row.email is True
+
+
+def test_messages_render_in_the_worker_without_a_request(app):
+    """The worker has an app context only: both languages render there."""
+    with app.app_context():
+        user = make_member("ursula")
+        data = {"name": "s1", "project": "proja", "slurm_job_id": "5", "url": "/sessions/1"}
+        assert notify.render(notify.Event(user, "session_ready", "k", data))[0] == \
+            "Your session s1 is ready"
+        user.locale = "zh_TW"
+        assert notify.render(notify.Event(user, "session_ready", "k", data))[0] == \
+            "您的工作階段 s1 已就緒"
