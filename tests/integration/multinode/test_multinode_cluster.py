@@ -24,9 +24,10 @@ import pytest
 from adapters import runner as runner_mod
 from adapters.runner import CommandRunner
 from adapters.scheduler import JobSpec
+from adapters.sshd import ssh_probe
 from portal import db
-from portal.models import Session
-from portal.services import monitoring, public_images, sessions, whitelists
+from portal.models import Session, Whitelist
+from portal.services import keys, monitoring, public_images, sessions, whitelists
 from portal.services import users as usersvc
 from portal.slurm import make_scheduler
 from tests.integration.sessions.sessionhelpers import (
@@ -46,8 +47,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("multinode")]
 
 REPO = Path(__file__).resolve().parents[3]
 CLUSTER_SH = REPO / "etc" / "devcluster" / "cluster.sh"
-SLURM_CONF = REPO / "var" / "devmulti" / "etc" / "slurm.conf"
+SLURM_CONF = Path("/etc/slurm-devmulti/slurm.conf")  # one devmulti per machine
 GPU2_ADDR = "10.250.15.12"
+HOST_ADDR = "10.250.15.1"  # this host on the nodes' bridge
 ROOT = CommandRunner(timeout=60)
 
 
@@ -77,9 +79,18 @@ def portal(devmulti, tmp_path_factory):
     with app.app_context():
         add_member("alice", "proja")
         public_images.register_image("jupyter", JUPYTER_IMAGE, framework="Python 3 / Jupyter")
-        whitelists.create_whitelist(usersvc.get_user("alice"), "loopback", "127.0.0.1/32 tcp")
+        alice = usersvc.get_user("alice")
+        _, private = keys.create_key(alice, "laptop")
+        # The browser of these tests comes from loopback; SSH is admitted from this host's
+        # address on the nodes' network only (what gpu2's sshd sees as the source).
+        whitelists.create_whitelist(alice, "loopback", "127.0.0.1/32 tcp")
+        whitelists.create_whitelist(alice, "portal-host", f"{HOST_ADDR}/32 tcp")
         db.session.remove()
+    key_path = tmp / "id_alice"
+    key_path.write_text(private)
+    key_path.chmod(0o600)
     server = LiveServer(app)
+    app.config["TEST_KEY_PATH"] = str(key_path)
     yield app, server, prefix
     server.stop()
     remove_session_dirs(app)
@@ -121,7 +132,8 @@ def on_gpu2(portal):
             created = sessions.create_session(alice, {
                 "name": f"{prefix}-s", "image": "jupyter", "end": "hours", "hours": 1,
                 "cpus": 1, "mem_gb": 1, "gpu_model": "a100", "gpu_count": 1,
-                "allow_all": True})
+                "ssh_auth": "key", "ssh_key_ids": [keys.list_keys(alice)[0].id],
+                "whitelist_ids": [w.id for w in db.session.query(Whitelist)]})
             session_id = created.id
             db.session.remove()
         wait_for(lambda: cycle(app) is not None and _row(app, session_id).state == "running",
@@ -206,6 +218,25 @@ def test_monitoring_samples_come_from_gpu2(portal, on_gpu2):
 
     data = wait_for(samples, 90, step=1, what="samples from gpu2")
     assert data["mem"][-1] > 0 and data["net_rx"][-1] is not None, (metrics, data)
+
+
+class _FromGpu1(CommandRunner):
+    """Runs commands inside gpu1's network namespace: they come from 10.250.15.11."""
+
+    def run(self, argv, **kw):
+        return super().run(["ip", "netns", "exec", "devmulti-gpu1", *argv], **kw)
+
+
+def test_ssh_to_gpu2_admits_the_whitelisted_source_address_only(portal, on_gpu2):
+    app, _, _ = portal
+    session_id, _ = on_gpu2
+    row = _row(app, session_id)
+    probe = {"host": GPU2_ADDR, "port": row.ssh_port, "login": "alice",
+             "identity_file": app.config["TEST_KEY_PATH"], "command": ("hostname",)}
+    admitted = ssh_probe(CommandRunner(), **probe)  # from this host: 10.250.15.1
+    assert admitted.returncode == 0 and admitted.stdout.strip() == "gpu2", admitted.stderr
+    refused = ssh_probe(_FromGpu1(timeout=30), **probe)
+    assert refused.returncode == 255 and "Permission denied" in refused.stderr
 
 
 def _cmdline(pid: str) -> str:
