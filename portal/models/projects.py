@@ -40,6 +40,9 @@ class ProjectStatus(enum.StrEnum):
     EXPIRED = "expired"
     # Before its start date: blocked in Slurm the same way; opened on the start date.
     NOT_STARTED = "not_started"
+    # Archived by an admin (issue #16): account, approved child and QOS blocked the same
+    # way, its jobs cancelled; kept for cost reports (portal/services/lifecycle.py).
+    ARCHIVED = "archived"
 
 
 class Project(Base):
@@ -77,7 +80,8 @@ class Project(Base):
     @property
     def is_blocked(self) -> bool:
         """Slurm refuses the project's jobs (GrpJobs=0, GrpSubmitJobs=0): outside its dates."""
-        return self.status in (ProjectStatus.EXPIRED, ProjectStatus.NOT_STARTED)
+        return self.status in (ProjectStatus.EXPIRED, ProjectStatus.NOT_STARTED,
+                               ProjectStatus.ARCHIVED)
 
     memberships = relationship(
         "Membership", back_populates="project", cascade="all, delete-orphan"

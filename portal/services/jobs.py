@@ -132,6 +132,9 @@ def create_job(user, data: Mapping, *, template=None, backend: Backend | None = 
     from portal.services.activation import require_activated
 
     require_activated(user)
+    from portal.services.lifecycle import refuse_archived
+
+    refuse_archived(membership.project)  # issue #16: nothing new runs in an archived project
     if template is not None and template.project_id != membership.project_id:
         raise Forbidden(_l("That template belongs to another project."), "other_project")
     name = validate_name(data.get("name"))

@@ -72,8 +72,8 @@ def sync_block(changes, project: Project, on: date | None = None) -> str | None:
     "restored" or None (nothing to do); updates the row, unsaved.
     """
     wanted = date_status(project, on)
-    if wanted == project.status:
-        return None
+    if wanted == project.status or project.status == ProjectStatus.ARCHIVED:
+        return None  # archived: blocked until an admin unarchives it (lifecycle.py)
     blocked, was_blocked = wanted != ProjectStatus.ACTIVE, project.is_blocked
     if blocked != was_blocked:
         acc, account = changes.accounts, project.account
@@ -99,8 +99,8 @@ def enforce_expiry(on: date | None = None) -> dict:
     summary: dict = {"projects_expired": 0, "projects_restored": 0, "projects_not_started": 0,
                      "projects_opened": 0, "expiry_errors": []}
     for project in db.session.scalars(select(Project).order_by(Project.id)):
-        if date_status(project, on) == project.status:
-            continue
+        if project.status == ProjectStatus.ARCHIVED or date_status(project, on) == project.status:
+            continue  # an archived project stays blocked until an admin unarchives it
         try:
             with ps.both_sides() as changes:
                 outcome = sync_block(changes, project, on)

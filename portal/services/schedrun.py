@@ -322,6 +322,11 @@ def _new_run(schedule, due: datetime) -> Job:
         raise ServiceError("The schedule's template no longer exists.", "no_template")
     user = schedule.user
     membership = jobsvc.require_membership(user, schedule.project_id)
+    from portal.services.lifecycle import refuse_archived
+
+    refuse_archived(membership.project)  # a schedule of an archived project runs no more
+    if not user.is_enabled:
+        raise ServiceError("The schedule's owner is deactivated.", "user_deactivated")
     request = parse_request(user, spec_of(schedule.template), cluster.cached_view(),
                             limits=project_limits(membership.project))
     number = schedule.run_count + 1

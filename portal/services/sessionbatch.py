@@ -89,6 +89,9 @@ def plan(manager, data: Mapping, counts: object) -> list:
     if membership.role != ProjectRole.MANAGER:
         raise Forbidden(_l("Only project managers may create sessions for members."),
                         "not_manager")
+    from portal.services.lifecycle import refuse_archived
+
+    refuse_archived(membership.project)
     base = validate_name(data.get("name"))
     view = cluster.cached_view()
     plans = []

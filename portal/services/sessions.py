@@ -80,6 +80,9 @@ def create_session(user, data: Mapping, *, backend: Backend | None = None) -> Se
     from portal.services.activation import require_activated
 
     require_activated(user)
+    from portal.services.lifecycle import refuse_archived
+
+    refuse_archived(membership.project)  # issue #16: nothing new runs in an archived project
     view = cluster.cached_view()
     request = parse_request(user, data, view, quota=project_quota(membership),
                             max_minutes=_max_minutes(view))
