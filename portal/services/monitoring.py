@@ -192,7 +192,11 @@ def ingest(session: Session, files, now: datetime | None = None) -> int:
         cursor = SessionMetricCursor(session_id=session.id, offset=0, last_n=0)
         db.session.add(cursor)
     try:
-        samples = [s for s in _read_new(session, cursor, files) if s["n"] > (cursor.last_n or 0)]
+        # The new cursor stays unflushed while the files are read as the owner: a flush
+        # (the lazy load of session.user) would hold the write lock meanwhile (issue #13).
+        with db.session.no_autoflush:
+            samples = [s for s in _read_new(session, cursor, files)
+                       if s["n"] > (cursor.last_n or 0)]
         cursor.error = None
     except (AdapterError, ValueError) as exc:
         cursor.error, samples = str(exc)[:500], []
