@@ -114,6 +114,34 @@ def user_create(username, unix_user, admin, password_stdin):
             click.echo(f"password: {generated}")
 
 
+@user.command("deactivate")
+@click.argument("username")
+@click.option("--reason", default="", help="Why (kept in the audit log).")
+def user_deactivate(username, reason):
+    """Admins: end USERNAME's sessions and jobs, remove their Slurm associations in the
+    portal's projects and refuse their logins; their history stays (issue #16)."""
+    from portal.cli_projects import _acting
+    from portal.services import lifecycle
+
+    with _acting() as actor:
+        done = lifecycle.deactivate_user(actor, username, reason=reason)
+        click.echo(f"deactivated {username}: associations removed from "
+                   f"{', '.join(done['accounts']) or 'no account'}; cancelled "
+                   f"{len(done['cancelled'])} job(s)")
+
+
+@user.command("reactivate")
+@click.argument("username")
+def user_reactivate(username):
+    """Admins: let USERNAME log in again and restore their associations."""
+    from portal.cli_projects import _acting
+    from portal.services import lifecycle
+
+    with _acting() as actor:
+        lifecycle.reactivate_user(actor, username)
+        click.echo(f"reactivated {username}")
+
+
 @main.group()
 def token():
     """Personal access tokens for the API."""

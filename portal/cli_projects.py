@@ -196,6 +196,33 @@ def project_role(account, username, role):
         click.echo(f"{username} is now {role} of {account}")
 
 
+@project.command("archive")
+@click.argument("account")
+@click.option("--reason", default="", help="Why (kept in the audit log).")
+def project_archive(account, reason):
+    """Admins: cancel the project's jobs and block its account and QOS in Slurm; its
+    records and costs stay (issue #16)."""
+    from portal.services import lifecycle
+
+    with _acting() as actor:
+        done = lifecycle.archive_project(actor, account, reason=reason)
+        click.echo(f"archived {account}: blocked {', '.join(done['accounts'])}"
+                   + (f" and QOS {done['qos']}" if done["qos"] else "")
+                   + f"; cancelled {len(done['cancelled'])} job(s)"
+                   + (f" ({', '.join(done['cancelled'])})" if done["cancelled"] else ""))
+
+
+@project.command("unarchive")
+@click.argument("account")
+def project_unarchive(account):
+    """Admins: lift an archive's blocks (the project's dates then decide)."""
+    from portal.services import lifecycle
+
+    with _acting() as actor:
+        project = lifecycle.unarchive_project(actor, account)
+        click.echo(f"unarchived {account}: {project.status.value}")
+
+
 @project.command("extend")
 @click.argument("account")
 @click.argument("days")

@@ -39,6 +39,48 @@ def projects():
     )
 
 
+@bp.post("/projects/<int:project_id>/archive")
+@admin_required
+def archive_project(project_id: int):
+    """Issue #16: cancel its jobs, block it in Slurm; the records stay."""
+    from flask_wtf import FlaskForm
+
+    from portal.services import lifecycle
+
+    if not FlaskForm().validate_on_submit():
+        form_expired()
+    elif request.form.get("confirm") != "1":
+        from flask import flash
+
+        flash(_("Tick the box to confirm: archiving cancels the project's running and "
+                "pending jobs."), "error")
+    else:
+        result = {}
+        if attempt(lambda: result.update(lifecycle.archive_project(
+                current_user, project_id, reason=request.form.get("reason", "")))):
+            from flask import flash
+
+            flash(_("Project %(account)s archived: Slurm refuses its jobs; %(n)s job(s) "
+                    "cancelled. Its records and costs are kept.", account=result["project"],
+                    n=len(result["cancelled"])), "info")
+    return redirect(url_for("admin.projects"))
+
+
+@bp.post("/projects/<int:project_id>/unarchive")
+@admin_required
+def unarchive_project(project_id: int):
+    from flask_wtf import FlaskForm
+
+    from portal.services import lifecycle
+
+    if not FlaskForm().validate_on_submit():
+        form_expired()
+    else:
+        attempt(lambda: lifecycle.unarchive_project(current_user, project_id),
+                _("Project unarchived: Slurm accepts its jobs again (within its dates)."))
+    return redirect(url_for("admin.projects"))
+
+
 @bp.route("/projects/<int:project_id>/settings", methods=["GET", "POST"])
 @admin_required
 def project_settings(project_id: int):

@@ -15,6 +15,48 @@ from portal.services import audit
 from portal.services import users as user_service
 
 
+@bp.post("/users/<username>/deactivate")
+@admin_required
+def deactivate_user(username: str):
+    """Issue #16: end their sessions and jobs, remove their associations, refuse logins."""
+    from flask import flash, redirect, url_for
+    from flask_wtf import FlaskForm
+
+    from portal.services import lifecycle
+
+    if not FlaskForm().validate_on_submit():
+        form_expired()
+    elif request.form.get("confirm") != "1":
+        flash(_("Tick the box to confirm: deactivating ends the user's sessions and jobs."),
+              "error")
+    else:
+        result = {}
+        if attempt(lambda: result.update(lifecycle.deactivate_user(
+                current_user, username, reason=request.form.get("reason", "")))):
+            flash(_("%(name)s deactivated: %(n)s job(s) cancelled, Slurm associations removed "
+                    "(%(accounts)s); their history is kept.", name=username,
+                    n=len(result["cancelled"]), accounts=", ".join(result["accounts"]) or "—"),
+                  "info")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<username>/reactivate")
+@admin_required
+def reactivate_user(username: str):
+    from flask import redirect, url_for
+    from flask_wtf import FlaskForm
+
+    from portal.services import lifecycle
+
+    if not FlaskForm().validate_on_submit():
+        form_expired()
+    else:
+        attempt(lambda: lifecycle.reactivate_user(current_user, username),
+                _("%(name)s reactivated: they can log in and use their projects again.",
+                  name=username))
+    return redirect(url_for("admin.users"))
+
+
 @bp.route("/users/", methods=["GET", "POST"])
 @admin_required
 def users():

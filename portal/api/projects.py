@@ -172,6 +172,55 @@ def remove_member(project_id: int, user_id: int):
     return "", 204
 
 
+@bp.post("/projects/<int:project_id>/archive")
+@admin_required
+def archive_project(project_id: int):
+    """Admins: cancel the project's jobs and block it in Slurm; records stay (issue #16)."""
+    from portal.services import lifecycle
+
+    body = request.get_json(silent=True) or {}
+    done = lifecycle.archive_project(g.api_user, project_id,
+                                     reason=str(body.get("reason") or "")
+                                     if isinstance(body, dict) else "")
+    out = project_json(svc.get_project(g.api_user, project_id), g.api_user, {}, None)
+    return jsonify({**out, "cancelled": done["cancelled"], "blocked": done["accounts"]})
+
+
+@bp.post("/projects/<int:project_id>/unarchive")
+@admin_required
+def unarchive_project(project_id: int):
+    from portal.services import lifecycle
+
+    return _one(lifecycle.unarchive_project(g.api_user, project_id))
+
+
+def _user_json(user) -> dict:
+    return {"username": user.username, "unix_user": user.unix_user, "active": user.is_enabled}
+
+
+@bp.post("/users/<username>/deactivate")
+@admin_required
+def deactivate_user(username: str):
+    """Admins: end the user's jobs, remove their associations, refuse their logins."""
+    from portal.services import lifecycle
+    from portal.services.users import get_user
+
+    body = request.get_json(silent=True) or {}
+    done = lifecycle.deactivate_user(g.api_user, username,
+                                     reason=str(body.get("reason") or "")
+                                     if isinstance(body, dict) else "")
+    return jsonify({**_user_json(get_user(username)), "cancelled": done["cancelled"],
+                    "removed_from": done["accounts"]})
+
+
+@bp.post("/users/<username>/reactivate")
+@admin_required
+def reactivate_user(username: str):
+    from portal.services import lifecycle
+
+    return jsonify(_user_json(lifecycle.reactivate_user(g.api_user, username)))
+
+
 @bp.get("/projects/<int:project_id>/extensions")
 @token_required
 def list_extensions(project_id: int):

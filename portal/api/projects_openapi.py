@@ -93,6 +93,32 @@ PROJECT_PATHS: dict = {
         "get": {"summary": "Admins: pending extension requests",
                 "responses": {"200": _list("Extension"), **_errors(401, 403)}},
     },
+    "/projects/{project_id}/archive": {
+        "post": {"summary": "Admins: archive (jobs cancelled; account, approved account and "
+                            "QOS blocked in Slurm; records kept)",
+                 "parameters": ACCOUNT,
+                 "requestBody": {"content": {"application/json": {"schema": {
+                     "type": "object", "properties": {"reason": {"type": "string"}}}}}},
+                 "responses": {"200": _ok(_ref("Project")), **_errors(401, 403, 404, 409)}},
+    },
+    "/projects/{project_id}/unarchive": {
+        "post": {"summary": "Admins: lift an archive (the project's dates then decide)",
+                 "parameters": ACCOUNT,
+                 "responses": {"200": _ok(_ref("Project")), **_errors(401, 403, 404, 409)}},
+    },
+    "/users/{username}/deactivate": {
+        "post": {"summary": "Admins: end the user's jobs and sessions, remove their Slurm "
+                            "associations, refuse their logins (history kept)",
+                 "parameters": _path("username"),
+                 "requestBody": {"content": {"application/json": {"schema": {
+                     "type": "object", "properties": {"reason": {"type": "string"}}}}}},
+                 "responses": {"200": _ok({"type": "object"}), **_errors(401, 403, 404, 409)}},
+    },
+    "/users/{username}/reactivate": {
+        "post": {"summary": "Admins: logins work again, associations restored",
+                 "parameters": _path("username"),
+                 "responses": {"200": _ok({"type": "object"}), **_errors(401, 403, 404, 409)}},
+    },
     "/extensions/{request_id}": {
         "post": {"summary": "Admins: approve (moves the end date, unblocks) or reject",
                  "parameters": _path("request_id", kind="integer"),

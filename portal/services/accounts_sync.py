@@ -86,7 +86,9 @@ def check_project(project: Project, state: SlurmState) -> list[Difference]:
         return [Difference(account, "missing_account", "no Slurm account", account, None)]
     diffs = []
     entry = state.assocs.get(account, {"own": None, "users": {}})
-    members = {m.user.unix_user: m for m in project.memberships if m.user.unix_user}
+    # A deactivated user keeps their membership (history) but no association (issue #16).
+    members = {m.user.unix_user: m for m in project.memberships
+               if m.user.unix_user and m.user.is_enabled}
     for user in sorted(set(members) - set(entry["users"])):
         diffs.append(Difference(account, "missing_member", f"{user} has no association", user))
     for user in sorted(set(entry["users"]) - set(members)):

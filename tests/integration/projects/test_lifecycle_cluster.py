@@ -14,7 +14,7 @@ from adapters.runner import CommandRunner
 from adapters.scheduler import SlurmScheduler
 from portal import db
 from portal.models import AuditEvent, Membership, Project, ProjectStatus
-from portal.services import ServiceError, lifecycle, project_expiry, users
+from portal.services import ServiceError, accounts_sync, lifecycle, project_expiry, users
 from portal.services import jobs as jobsvc
 from portal.services.projects import OPERATOR
 from tests.conftest import PASSWORD
@@ -40,8 +40,8 @@ def _qos_blocks(name: str) -> str:
                                 "format=grpjobs,grpsubmitjobs"]).stdout.strip()
 
 
-def _own(sacct, account):
-    return next(a for a in sacct.associations(account) if a.user is None)
+def _own(accounts, account):
+    return next(a for a in accounts.associations(account) if a.user is None)
 
 
 def test_archive_cancels_blocks_keeps_and_unarchive_restores(env, sacct):  # noqa: F811
@@ -72,6 +72,7 @@ def test_archive_cancels_blocks_keeps_and_unarchive_restores(env, sacct):  # noq
                                                        AuditEvent.target == account))
     assert event.details["cancelled"] == [running] and event.details["reason"] == "course over"
 
+    assert accounts_sync.check(sacct, [account]) == []  # blocked, as the portal says
     lifecycle.unarchive_project(OPERATOR, project.id)
     own = _own(sacct, account)
     assert (own.grp_jobs, own.grp_submit) == (None, None)
@@ -98,6 +99,7 @@ def test_deactivate_ends_jobs_removes_associations_and_reactivate_restores(
     assert not bob.is_enabled  # kept, with his membership (history)
     assert db.session.scalar(select(Membership).where(Membership.user_id == bob.id,
                                                       Membership.project_id == project.id))
+    assert accounts_sync.check(sacct, [account]) == []  # `accounts check` agrees
     alive = SlurmScheduler().info_all(account=account)
     assert [j.user for j in alive if not j.state.is_terminal] == ["alice"]
 
