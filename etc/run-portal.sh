@@ -26,6 +26,9 @@ if [[ "${1:-}" == stop ]]; then
 fi
 # Plain http on loopback: cookies cannot be Secure there. Behind TLS, leave this unset.
 export PORTAL_SESSION_COOKIE_SECURE=${PORTAL_SESSION_COOKIE_SECURE:-false}
+# The dev cluster by name: slurmdbd may also keep devmulti (cluster.sh start-multi), and
+# sacctmgr without a cluster would change and list every project's associations on both.
+export PORTAL_SLURM_CLUSTER=${PORTAL_SLURM_CLUSTER:-devcluster}
 $BIN/portal init --demo >/dev/null
 # Log files made 0600 before anything writes them. No `umask 077` for the portal itself:
 # Slurm gives jobs the submitter's umask, so the users' job files would change mode.
