@@ -237,6 +237,12 @@ def deactivate_user(actor, username, *, reason: str = "") -> dict:
                          f"remove user {unix}@{account}")
         user.is_enabled = False
         user.session_version = (user.session_version or 0) + 1  # signs out every login
+        from portal.models import Session
+        from portal.services.sessionaccept import AWAITING, WITHDRAWN
+
+        for asked in db.session.scalars(select(Session).where(  # never submitted: withdrawn
+                Session.user_id == user.id, Session.state == AWAITING)):
+            asked.state, asked.hidden, asked.ended_at = WITHDRAWN, True, db.utcnow()
     audit.record("user.deactivate", user.username, actor=_who(actor), reason=reason[:500],
                  accounts=accounts, cancelled=cancelled)
     return {"user": user.username, "accounts": accounts, "cancelled": cancelled}

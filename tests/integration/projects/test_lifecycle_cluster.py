@@ -14,7 +14,7 @@ from adapters.runner import CommandRunner
 from adapters.scheduler import SlurmScheduler
 from portal import db
 from portal.models import AuditEvent, Membership, Project, ProjectStatus
-from portal.services import ServiceError, accounts_sync, lifecycle, project_expiry, users
+from portal.services import Forbidden, ServiceError, accounts_sync, lifecycle, project_expiry, users
 from portal.services import jobs as jobsvc
 from portal.services.projects import OPERATOR
 from tests.conftest import PASSWORD
@@ -47,6 +47,8 @@ def _own(accounts, account):
 def test_archive_cancels_blocks_keeps_and_unarchive_restores(env, sacct):  # noqa: F811
     account = env
     project = _create(account)
+    with pytest.raises(Forbidden):  # a project manager may not archive, only admins
+        lifecycle.archive_project(users.get_user("alice"), project.id)
     running = _submit(account, "bob")
     done = lifecycle.archive_project(OPERATOR, project.id, reason="course over")
     assert running in done["cancelled"]
@@ -85,6 +87,8 @@ def test_deactivate_ends_jobs_removes_associations_and_reactivate_restores(
         env, sacct):  # noqa: F811
     account = env
     project = _create(account)
+    with pytest.raises(Forbidden):
+        lifecycle.deactivate_user(users.get_user("alice"), "bob")
     job = _submit(account, "bob")
     _submit(account, "alice", hold=True)  # someone else's job is not touched
     done = lifecycle.deactivate_user(OPERATOR, "bob", reason="left the group")
