@@ -7,14 +7,19 @@ The portal is pointed at it the way a site points it at its cluster: SLURM_CONF 
 Slurm command gets it) and SLURM_CLUSTER (accounts). A `-N 2` job shows both nodes and both
 nodes' output; a session on gpu2 answers 1+1 through the proxy, which reaches gpu2's own
 address (Slurm's NodeAddr, not loopback, not a name this host resolves); the web terminal's
-`srun --overlap --pty` lands on gpu2; the session's sampler runs in gpu2's namespace and
-its samples reach the portal.
+`srun --overlap --pty` lands on gpu2; SSH to gpu2's address admits the whitelisted source
+address only; the session's sampler runs in gpu2's namespace and its samples reach the
+portal; a custom image committed from gpu2's session starts a session on gpu1; a portal
+job's log is what its node wrote.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -26,9 +31,19 @@ from adapters.runner import CommandRunner
 from adapters.scheduler import JobSpec
 from adapters.sshd import ssh_probe
 from portal import db
-from portal.models import Session, Whitelist
-from portal.services import keys, monitoring, public_images, sessions, whitelists
+from portal.models import CustomImage, Job, Session, Whitelist
+from portal.services import (
+    custom_images,
+    joblog,
+    keys,
+    monitoring,
+    public_images,
+    sessions,
+    whitelists,
+)
+from portal.services import jobs as jobsvc
 from portal.services import users as usersvc
+from portal.services.jobscript import container_argv
 from portal.slurm import make_scheduler
 from tests.integration.sessions.sessionhelpers import (
     JUPYTER_IMAGE,
@@ -118,6 +133,35 @@ def test_a_two_node_job_lists_both_nodes_and_both_outputs(portal, tmp_path):
                                              "node=gpu2 addr=10.250.15.12"]
     finally:
         out.unlink(missing_ok=True)
+
+
+def test_a_portal_job_runs_on_a_node_and_its_log_is_read_back(portal):
+    """A portal batch job (its container, its log file in alice's home) on a compute node:
+    the log the portal shows is what the node wrote, and the node is recorded."""
+    app, _, prefix = portal
+    with app.test_request_context():
+        job = jobsvc.create_job(usersvc.get_user("alice"), {
+            "name": f"{prefix}-job", "cpus": 1, "mem_gb": 1, "image": "base",
+            "command": "echo ran-on-$(hostname)"})
+        job_id = job.id
+        db.session.remove()
+
+    def finished():
+        cycle(app)
+        with app.test_request_context():
+            row = db.session.get(Job, job_id)
+            if row.state not in jobsvc.TERMINAL:
+                db.session.remove()
+                return None
+            out = (row.state, row.exit_code, joblog.tail(row, jobsvc.get_backend()).text,
+                   [e.details.get("node") for e in row.events if e.kind == "started"])
+            db.session.remove()
+            return out
+
+    state, code, text, started_on = wait_for(finished, 90, step=1, what="the job to end")
+    assert (state, code) == ("completed", 0)
+    assert started_on and started_on[0] in ("cpu1", "gpu1", "gpu2")  # a CPU job: cpu1
+    assert text.strip() == f"ran-on-{started_on[0]}"
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +262,78 @@ def test_monitoring_samples_come_from_gpu2(portal, on_gpu2):
 
     data = wait_for(samples, 90, step=1, what="samples from gpu2")
     assert data["mem"][-1] > 0 and data["net_rx"][-1] is not None, (metrics, data)
+
+
+def _start_on(app, node: str, name: str, **fields) -> int:
+    """A session of alice's started on `node` (the other GPU node drained meanwhile)."""
+    other = {"gpu1": "gpu2", "gpu2": "gpu1"}[node]
+    _multi(["scontrol", "update", f"nodename={other}", "state=drain", "reason=multinode-test"])
+    try:
+        with app.test_request_context():
+            created = sessions.create_session(usersvc.get_user("alice"), {
+                "name": name, "end": "hours", "hours": 1, "cpus": 1, "mem_gb": 1,
+                "allow_all": True, **fields})
+            session_id = created.id
+            db.session.remove()
+        wait_for(lambda: cycle(app) is not None and _row(app, session_id).state == "running",
+                 120, step=1, what=f"the session on {node} to run")
+    finally:
+        _multi(["scontrol", "update", f"nodename={other}", "state=resume"], check=False)
+    assert _row(app, session_id).host == node
+    return session_id
+
+
+def _in_container(app, session_id: int, command: str) -> str:
+    """`command` in the session's container: a job step as the owner, on its node."""
+    with app.test_request_context():
+        session = db.session.get(Session, session_id)
+        argv = container_argv(sessions.script_input(session), ["/bin/sh", "-c", command],
+                              service=True, shm=False)
+        job_id = session.slurm_job_id
+        db.session.remove()
+    return CommandRunner(timeout=60).run(
+        ["srun", f"--jobid={job_id}", "--overlap", "--ntasks=1", "--", *argv],
+        as_user="alice").stdout
+
+
+def test_custom_image_committed_on_gpu2_runs_on_gpu1(portal):
+    """The commit reads gpu2's session copy over the shared file system; the image it makes
+    starts a session on another node."""
+    app, _, prefix = portal
+    store = tempfile.mkdtemp(prefix="portal-images-")
+    os.chmod(store, 0o755)  # the build runs as alice, and the nodes read it as alice
+    app.config["IMAGE_STORE"] = os.path.join(store, "images")
+    marker = "/usr/local/share/multinode-marker.txt"
+    first = _start_on(app, "gpu2", f"{prefix}-src", image="base", writable=True)
+    second = None
+    try:
+        _in_container(app, first, f"hostname > {marker}")
+        with app.test_request_context():
+            image = custom_images.commit(usersvc.get_user("alice"), first, {
+                "name": f"{prefix}-img", "tag": "v1", "services": "webterm"})
+            image_id = image.id
+            db.session.remove()
+
+        def ready():
+            cycle(app)
+            with app.app_context():
+                row = db.session.get(CustomImage, image_id)
+                state, error = row.state, row.error
+                db.session.remove()
+            assert state != "failed", error
+            return state == "ready"
+
+        wait_for(ready, 240, step=1, what="the image to be built")
+        second = _start_on(app, "gpu1", f"{prefix}-from", image=f"{prefix}-img:v1",
+                           image_type="custom")
+        assert _in_container(app, second, f"cat {marker}; hostname").split() == ["gpu2", "gpu1"]
+    finally:
+        with app.test_request_context():
+            for session_id in (first, second):
+                if session_id is not None:
+                    sessions.delete_session(usersvc.get_user("alice"), session_id)
+            db.session.remove()
+        shutil.rmtree(store, ignore_errors=True)
 
 
 class _FromGpu1(CommandRunner):
