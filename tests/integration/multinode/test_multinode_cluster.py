@@ -5,12 +5,12 @@ the portal and devmulti's slurmctld run.
 
 The portal is pointed at it the way a site points it at its cluster: SLURM_CONF (every
 Slurm command gets it) and SLURM_CLUSTER (accounts). A `-N 2` job shows both nodes and both
-nodes' output; a session on gpu2 answers 1+1 through the proxy, which reaches gpu2's own
-address (Slurm's NodeAddr, not loopback, not a name this host resolves); the web terminal's
+nodes' output; a portal job's log is what its node wrote; a session on gpu2 answers 1+1
+through the proxy (the app's and the session gateway's), which reaches gpu2's own address
+(Slurm's NodeAddr, not loopback, not a name this host resolves); the web terminal's
 `srun --overlap --pty` lands on gpu2; SSH to gpu2's address admits the whitelisted source
 address only; the session's sampler runs in gpu2's namespace and its samples reach the
-portal; a custom image committed from gpu2's session starts a session on gpu1; a portal
-job's log is what its node wrote.
+portal; a custom image committed from gpu2's session starts a session on gpu1.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from adapters.runner import CommandRunner
 from adapters.scheduler import JobSpec
 from adapters.sshd import ssh_probe
 from portal import db
+from portal.gateway.server import Background, gateway_for
 from portal.models import CustomImage, Job, Session, Whitelist
 from portal.services import (
     custom_images,
@@ -209,24 +210,13 @@ def test_session_on_gpu2_answers_through_the_proxy_at_gpu2s_address(portal, on_g
     ROOT.run(["bash", "-c", f"exec 3<>/dev/tcp/{GPU2_ADDR}/{row.jupyter_port}"])
     assert ROOT.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{row.jupyter_port}"],
                     check=False).returncode != 0
-    status, _, body = browser.json(f"/s/{session_id}/api/kernels", method="POST", body={})
-    assert status == 201, body
-    kernel_id = json.loads(body)["id"]
-    ws = ws_connect(f"ws://{server.host}/s/{session_id}/api/kernels/{kernel_id}/channels",
-                    {"Cookie": browser.cookie_header(), "Origin": server.url,
-                     "User-Agent": USER_AGENT})
-    try:
-        assert _execute(ws, "1+1") == "2"
-        assert _execute(ws, "__import__('socket').gethostname()") == "'gpu2'"
-    finally:
-        ws.close()
+    assert _kernel_1_plus_1(server.host, server.url, browser, session_id) == "2"
 
 
-def test_web_terminal_runs_on_gpu2(portal, on_gpu2):
-    _, server, _ = portal
-    session_id, browser = on_gpu2
-    ws = ws_connect(f"ws://{server.host}/terminal/{session_id}/ws?rows=30&cols=100",
-                    {"Cookie": browser.cookie_header(), "Origin": server.url,
+def _terminal_host_and_uid(front_host: str, front_url: str, browser, session_id: int):
+    """What `hostname; id -u` prints in the session's web terminal behind `front_host`."""
+    ws = ws_connect(f"ws://{front_host}/terminal/{session_id}/ws?rows=30&cols=100",
+                    {"Cookie": browser.cookie_header(), "Origin": front_url,
                      "User-Agent": USER_AGENT})
     output = b""
     pattern = rb"M42K\s+(\S+)\s+(\d+)"
@@ -240,7 +230,42 @@ def test_web_terminal_runs_on_gpu2(portal, on_gpu2):
         ws.close()
     match = re.search(pattern, output)
     assert match, output[-2000:]
-    assert (match.group(1), int(match.group(2))) == (b"gpu2", 2001)
+    return match.group(1).decode(), int(match.group(2))
+
+
+def _kernel_1_plus_1(front_host: str, front_url: str, browser, session_id: int) -> str:
+    status, _, body = browser.json(f"/s/{session_id}/api/kernels", method="POST", body={})
+    assert status == 201, body
+    kernel_id = json.loads(body)["id"]
+    ws = ws_connect(f"ws://{front_host}/s/{session_id}/api/kernels/{kernel_id}/channels",
+                    {"Cookie": browser.cookie_header(), "Origin": front_url,
+                     "User-Agent": USER_AGENT})
+    try:
+        return _execute(ws, "1+1")
+    finally:
+        ws.close()
+
+
+def test_web_terminal_runs_on_gpu2(portal, on_gpu2):
+    _, server, _ = portal
+    session_id, browser = on_gpu2
+    assert _terminal_host_and_uid(server.host, server.url, browser, session_id) == ("gpu2", 2001)
+
+
+def test_the_session_gateway_reaches_gpu2_too(portal, on_gpu2):
+    """`make run` puts the gateway in front (issue #14): its proxy and its terminal pty
+    reach gpu2 from the app's decision as well."""
+    app, server, _ = portal
+    session_id, _ = on_gpu2
+    front = Background(gateway_for(app, server.url))
+    try:
+        browser = Browser(front.url)
+        browser.login("alice")
+        assert _kernel_1_plus_1(front.host, front.url, browser, session_id) == "2"
+        assert _terminal_host_and_uid(front.host, front.url, browser, session_id) == (
+            "gpu2", 2001)
+    finally:
+        front.stop()
 
 
 def test_monitoring_samples_come_from_gpu2(portal, on_gpu2):
