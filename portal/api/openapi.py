@@ -47,6 +47,9 @@ SLURM_OPERATIONS = {
     ("delete", "/projects/{project_id}/members/{user_id}"),
     ("post", "/extensions/{request_id}"),
     ("post", "/qos"), ("patch", "/qos/{qos_id}"), ("delete", "/qos/{qos_id}"),
+    ("post", "/jobs/{job_id}/extend"), ("post", "/sessions/{session_id}/extend"),
+    ("post", "/projects/{project_id}/archive"), ("post", "/projects/{project_id}/unarchive"),
+    ("post", "/users/{username}/deactivate"), ("post", "/users/{username}/reactivate"),
 }
 
 
