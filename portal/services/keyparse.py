@@ -145,6 +145,8 @@ def parse_public_key(text: object) -> ParsedKey:
         )
     _check_characters(body)
     parts = body.split(maxsplit=2)
+    if not parts:  # only Unicode blanks, e.g. a no-break space (found by the fuzz test)
+        raise KeyRefused(_l("Paste a public key."), "empty")
     if parts[0] not in KEY_TYPES:
         raise _type_refusal(parts[0], body)
     if len(parts) < 2:
