@@ -7,6 +7,11 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from portal import db, worker
+from portal.models import Membership, Project, ProjectRole
+from portal.services import users
+from tests.conftest import PASSWORD
+
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags chromium keeps dialling out of a closed network.
 CHROMIUM_ARGS = [
@@ -42,3 +47,37 @@ def page(browser, tmp_path):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def running_worker(app):
+    """The portal worker, cycling every second while the test runs."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            try:
+                worker.run_cycle(app)
+            except Exception:  # noqa: BLE001 - a failed cycle is retried, as in production
+                pass
+            stop.wait(1.0)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=120)
+
+
+@pytest.fixture
+def alice(app):
+    """Portal user alice, manager of project proja (her current project); her id."""
+    with app.app_context():
+        user, _ = users.create_user("alice", password=PASSWORD)
+        project = Project(account="proja", name="Project A")
+        db.session.add(project)
+        db.session.commit()
+        db.session.add(Membership(user_id=user.id, project_id=project.id,
+                                  role=ProjectRole.MANAGER))
+        db.session.commit()
+        return user.id

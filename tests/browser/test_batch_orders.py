@@ -15,7 +15,7 @@ from adapters.runner import CommandRunner
 from portal import db, worker
 from portal.models import Order, ProjectRole, Session, WalletTransaction
 from portal.services import public_images
-from tests.browser.test_job_time_price import _wait, running_worker  # noqa: F401 - fixture
+from tests.browser.test_job_time_price import _wait
 from tests.conftest import PASSWORD
 from tests.integration.sessions.sessionhelpers import JUPYTER_IMAGE, remove_session_dirs
 from tests.support.members import add_member

@@ -20,7 +20,7 @@ from portal import db
 from portal.models import Job, ProjectRole, Session
 from portal.services import public_images, users
 from portal.services import sessions as sessionsvc
-from tests.browser.test_job_time_price import _wait, running_worker  # noqa: F401 - fixture
+from tests.browser.test_job_time_price import _wait
 from tests.conftest import PASSWORD
 from tests.integration.sessions.sessionhelpers import JUPYTER_IMAGE, remove_session_dirs
 from tests.support.members import add_member

@@ -5,7 +5,6 @@ leaves no room refuses in words on the page, and Slurm keeps the limit."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 import uuid
 from datetime import timedelta
@@ -14,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from adapters.runner import CommandRunner
-from portal import db, worker
+from portal import db
 from portal.models import Job, Membership, Project, ProjectRole, WalletTransaction
 from portal.services import cluster, users
 from portal.services import jobs as jobsvc
@@ -37,25 +36,6 @@ def _wait(predicate, what: str, timeout: float = 90.0, step: float = 0.5):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(step)
-
-
-@pytest.fixture
-def running_worker(app):
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            try:
-                worker.run_cycle(app)
-            except Exception:  # noqa: BLE001 - a failed cycle is retried, as in production
-                pass
-            stop.wait(1.0)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=120)
 
 
 def test_clicking_extend_raises_the_time_limit_and_a_cap_refuses_in_words(

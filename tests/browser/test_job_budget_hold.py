@@ -10,7 +10,6 @@ with its jobs; proja and projb are never touched.
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 
 import pytest
@@ -18,7 +17,7 @@ import pytest
 from adapters.accounts import SlurmAccounts
 from adapters.errors import AdapterError, SlurmRejected
 from adapters.runner import CommandRunner
-from portal import db, worker
+from portal import db
 from portal.services import projects, users
 from portal.services import wallet as svc
 from portal.services.projects import OPERATOR
@@ -56,25 +55,6 @@ def small_wallet(app):
         except SlurmRejected:
             time.sleep(0.2)
     accounts.remove_qos(f"p_{account}")
-
-
-@pytest.fixture
-def running_worker(app):
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            try:
-                worker.run_cycle(app)
-            except Exception:  # noqa: BLE001 - a failed cycle is retried, as in production
-                pass
-            stop.wait(1.0)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=120)
 
 
 def _fill(page, name: str, time_limit: str | None = None):

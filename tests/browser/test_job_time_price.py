@@ -13,7 +13,6 @@ the tests never change them), read by the worker's cluster refresh.
 from __future__ import annotations
 
 import re
-import threading
 import time
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
@@ -22,45 +21,11 @@ import pytest
 from sqlalchemy import select
 
 from adapters.runner import CommandRunner
-from portal import db, worker
-from portal.models import Membership, Order, Project, ProjectRole, WalletTransaction
-from portal.services import users
+from portal import db
+from portal.models import Order, WalletTransaction
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-
-@pytest.fixture
-def alice(app):
-    with app.app_context():
-        user, _ = users.create_user("alice", password=PASSWORD)
-        project = Project(account="proja", name="Project A")
-        db.session.add(project)
-        db.session.commit()
-        db.session.add(Membership(user_id=user.id, project_id=project.id,
-                                  role=ProjectRole.MANAGER))
-        db.session.commit()
-        return user.id
-
-
-@pytest.fixture
-def running_worker(app):
-    """The portal worker, cycling every second while the test runs."""
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            try:
-                worker.run_cycle(app)
-            except Exception:  # noqa: BLE001 - a failed cycle is retried, as in production
-                pass
-            stop.wait(1.0)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=120)
 
 
 def _wait(predicate, what: str, timeout: float = 120.0, step: float = 0.5):

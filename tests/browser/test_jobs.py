@@ -1,50 +1,14 @@
 """F6–F8 in a real browser against the dev cluster: run a job and watch its log live,
 run a template, create a schedule (trigger in words, next five runs, upcoming run)."""
 
-import threading
 import uuid
 
 import pytest
 
-from portal import db, worker
-from portal.models import Membership, Project, ProjectRole
 from portal.services import jobtemplates, users
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-
-@pytest.fixture
-def alice(app):
-    with app.app_context():
-        user, _ = users.create_user("alice", password=PASSWORD)
-        project = Project(account="proja", name="Project A")
-        db.session.add(project)
-        db.session.commit()
-        db.session.add(Membership(user_id=user.id, project_id=project.id,
-                                  role=ProjectRole.MANAGER))
-        db.session.commit()
-        return user.id
-
-
-@pytest.fixture
-def running_worker(app):
-    """The portal worker, cycling every second while the test runs."""
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            try:
-                worker.run_cycle(app)
-            except Exception:  # noqa: BLE001 - a failed cycle is retried, as in production
-                pass
-            stop.wait(1.0)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=60)
 
 
 @pytest.fixture

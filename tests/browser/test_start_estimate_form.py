@@ -9,7 +9,6 @@ import pytest
 from portal import db
 from portal.models import Membership, Project, ProjectRole
 from portal.services import users
-from tests.browser.test_extend_button import running_worker  # noqa: F401 - the fixture
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
