@@ -195,16 +195,29 @@ def unarchive_project(project_id: int):
 
 
 def _user_json(user) -> dict:
-    return {"username": user.username, "unix_user": user.unix_user, "active": user.is_enabled}
+    return {"id": user.id, "username": user.username, "unix_user": user.unix_user,
+            "active": user.is_enabled}
 
 
-@bp.post("/users/<username>/deactivate")
+def _username(user_id: int) -> str:
+    from portal import db
+    from portal.models import User
+    from portal.services import NotFound
+
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user.username
+
+
+@bp.post("/users/<int:user_id>/deactivate")
 @admin_required
-def deactivate_user(username: str):
+def deactivate_user(user_id: int):
     """Admins: end the user's jobs, remove their associations, refuse their logins."""
     from portal.services import lifecycle
     from portal.services.users import get_user
 
+    username = _username(user_id)
     body = request.get_json(silent=True) or {}
     done = lifecycle.deactivate_user(g.api_user, username,
                                      reason=str(body.get("reason") or "")
@@ -213,12 +226,12 @@ def deactivate_user(username: str):
                     "removed_from": done["accounts"]})
 
 
-@bp.post("/users/<username>/reactivate")
+@bp.post("/users/<int:user_id>/reactivate")
 @admin_required
-def reactivate_user(username: str):
+def reactivate_user(user_id: int):
     from portal.services import lifecycle
 
-    return jsonify(_user_json(lifecycle.reactivate_user(g.api_user, username)))
+    return jsonify(_user_json(lifecycle.reactivate_user(g.api_user, _username(user_id))))
 
 
 @bp.get("/projects/<int:project_id>/extensions")

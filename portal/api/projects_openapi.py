@@ -106,17 +106,17 @@ PROJECT_PATHS: dict = {
                  "parameters": ACCOUNT,
                  "responses": {"200": _ok(_ref("Project")), **_errors(401, 403, 404, 409)}},
     },
-    "/users/{username}/deactivate": {
+    "/users/{user_id}/deactivate": {
         "post": {"summary": "Admins: end the user's jobs and sessions, remove their Slurm "
                             "associations, refuse their logins (history kept)",
-                 "parameters": _path("username"),
+                 "parameters": _path("user_id", kind="integer"),
                  "requestBody": {"content": {"application/json": {"schema": {
                      "type": "object", "properties": {"reason": {"type": "string"}}}}}},
                  "responses": {"200": _ok({"type": "object"}), **_errors(401, 403, 404, 409)}},
     },
-    "/users/{username}/reactivate": {
+    "/users/{user_id}/reactivate": {
         "post": {"summary": "Admins: logins work again, associations restored",
-                 "parameters": _path("username"),
+                 "parameters": _path("user_id", kind="integer"),
                  "responses": {"200": _ok({"type": "object"}), **_errors(401, 403, 404, 409)}},
     },
     "/extensions/{request_id}": {

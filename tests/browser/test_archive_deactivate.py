@@ -37,7 +37,8 @@ def world(app):
         project = projects.create_project(OPERATOR, account=account, name=f"Arch {account}",
                                           managers=["alice"], members=["bob"])
         _record, token = tokens.create_token(users.get_user("carol"), "t", "admin")
-        ids = {"account": account, "project": project.id, "token": token}
+        ids = {"account": account, "project": project.id, "token": token,
+               "bob": users.get_user("bob").id}
         db.session.remove()
     yield ids
     sacct = SlurmAccounts()
@@ -135,9 +136,10 @@ def test_admin_archives_a_project_and_deactivates_a_user(app, world, live_server
     page.wait_for_selector("[data-testid=current-user]")
 
     # The API and the CLI deactivate and reactivate too.
-    out = _api(live_server, world["token"], "/users/bob/deactivate")
+    out = _api(live_server, world["token"], f"/users/{world['bob']}/deactivate")
     assert out["active"] is False and out["removed_from"] == [account]
-    assert _api(live_server, world["token"], "/users/bob/reactivate")["active"] is True
+    assert _api(live_server, world["token"],
+                f"/users/{world['bob']}/reactivate")["active"] is True
     result = CliRunner().invoke(cli.main, ["user", "deactivate", "bob"])
     assert result.exit_code == 0 and "deactivated bob" in result.output, result.output
     result = CliRunner().invoke(cli.main, ["user", "reactivate", "bob"])
