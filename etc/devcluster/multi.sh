@@ -2,7 +2,8 @@
 # The opt-in multi-node dev cluster (issue #15), sourced by cluster.sh:
 #
 #   cluster.sh start-multi    a second cluster "devmulti" beside the one-node "devcluster"
-#   cluster.sh stop-multi     cancel its jobs, stop its daemons, remove its network
+#   cluster.sh stop-multi     cancel its jobs, stop its daemons, remove its network, and
+#                             take it out of slurmdbd again
 #   cluster.sh status-multi   one line per daemon and node + sinfo; exit 0 if jobs can run
 #
 # Its own slurmctld runs on this host (port 6827, state and logs in var/devmulti of the
@@ -280,6 +281,22 @@ m_ensure_accounting() {
 	! m_assoc_missing || die "associations on $MULTI still missing after sacctmgr (see above)"
 }
 
+# m_unregister: take devmulti out of slurmdbd again (its associations with it), so that a
+# stopped devmulti leaves the shared accounting database as the main cluster alone had it:
+# with two clusters registered, `sacctmgr add account|user` without `cluster=` (older
+# checkouts' tests, hand edits) changes both, and `show assoc` lists every one twice.
+m_unregister() {
+	install -d -m 0700 "${M_DBD_LOCK%/*}"
+	(
+		flock -w 120 7 || die "another sacctmgr change holds $M_DBD_LOCK"
+		local clusters
+		clusters=$(timeout 10 sacctmgr -n -P show cluster format=cluster 2>/dev/null) || exit 0
+		grep -qx "$MULTI" <<<"$clusters" || exit 0
+		say "removing cluster $MULTI from slurmdbd"
+		sacctmgr_i remove cluster "$MULTI"
+	) 7>>"$M_DBD_LOCK"
+}
+
 m_nodes_ready() {
 	local spec name s end=$((SECONDS + WAIT_S)) tries=0
 	while ((SECONDS < end)); do
@@ -390,7 +407,8 @@ cmd_stop_multi() {
 		fi
 	done
 	m_net_down
-	say "devmulti stopped (cluster $MULTI stays registered in slurmdbd)"
+	m_unregister || true
+	say "devmulti stopped and removed from slurmdbd"
 }
 
 cmd_status_multi() {

@@ -76,13 +76,19 @@ def _multi(argv: list[str], **kw):
 
 @pytest.fixture(scope="module")
 def devmulti():
-    """devmulti up (started if it is not: ~3 s when slurmdbd already knows it)."""
+    """devmulti up: started (~5.5 s, registering it with slurmdbd) if it is not running,
+    and then stopped again afterwards (~2.5 s), which takes it out of slurmdbd, so other
+    checkouts testing against the shared slurmdbd meanwhile see one cluster again."""
+    cluster_sh = CommandRunner(timeout=300)
+    was_up = cluster_sh.run(["bash", str(CLUSTER_SH), "status-multi"],
+                            check=False).returncode == 0
     started = time.monotonic()
-    result = CommandRunner(timeout=300).run(["bash", str(CLUSTER_SH), "start-multi"],
-                                            check=False)
+    result = cluster_sh.run(["bash", str(CLUSTER_SH), "start-multi"], check=False)
     assert result.returncode == 0, result.stderr[-3000:]
-    print(f"start-multi: {time.monotonic() - started:.1f}s")
+    print(f"start-multi: {time.monotonic() - started:.1f}s (was up: {was_up})")
     yield
+    if not was_up:
+        cluster_sh.run(["bash", str(CLUSTER_SH), "stop-multi"], check=False)
 
 
 @pytest.fixture(scope="module")
