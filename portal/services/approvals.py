@@ -444,19 +444,8 @@ def ensure_orders(scheduler) -> int:
             done += 1
     db.session.commit()  # issue #13: no write transaction open while scontrol runs
     for order, slurm_job_id in to_hold:
-        _hold(scheduler, order, slurm_job_id)
-    db.session.commit()
+        _operator_hold(order, scheduler, slurm_job_id)  # commits after each hold
     return done
-
-
-def _hold(scheduler, order: Order, slurm_job_id: str) -> None:
-    try:
-        scheduler.operator_hold(slurm_job_id)
-        ordersvc.add_event(order, "held", slurm_job_id=slurm_job_id,
-                           terms=_snapshot(scheduler, slurm_job_id))
-    except (AdapterError, NotImplementedError, AttributeError) as exc:
-        log.warning("operator hold of job %s failed: %s", slurm_job_id,
-                    getattr(exc, "message", exc))
 
 
 def recheck_released(scheduler, jobs: list | None = None) -> int:
