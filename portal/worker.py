@@ -142,6 +142,15 @@ def _notifications(c: Cycle) -> None:  # e-mail and webhooks, each event once (i
         raise StepFailed(result["notifications_error"])
 
 
+def _idle_reclaim(c: Cycle) -> None:  # issue #17: warn and end idle sessions
+    from portal.services import idle
+
+    result = idle.worker_step(c.scheduler)
+    c.summary.update(result)
+    if result.get("idle_error"):
+        raise StepFailed(result["idle_error"])
+
+
 def _start_estimates(c: Cycle) -> None:  # when Slurm would start what a form shows
     from portal.services import startest
 
@@ -162,6 +171,7 @@ STEPS: list[tuple[str, Callable[[Cycle], None]]] = [
     ("project_expiry", _project_expiry),
     ("accounting", _accounting),
     ("wallet", _wallet),
+    ("idle_reclaim", _idle_reclaim),  # issue #17: after monitoring's GPU samples
     ("notifications", _notifications),  # issue #17: after the states and charges it reports
     ("start_estimates", _start_estimates),  # issue #17: sbatch --test-only for the forms
 ]

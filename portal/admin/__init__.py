@@ -7,4 +7,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from portal.admin import projects, qos, users  # noqa: E402,F401
+from portal.admin import idle, projects, qos, users  # noqa: E402,F401

@@ -24,7 +24,7 @@ from portal import db
 from portal.extensions import csrf, login_manager
 from portal.models import User
 from portal.net import client_address
-from portal.services import ServiceError, audit
+from portal.services import ServiceError, audit, idle
 from portal.services import proxy as rules
 from portal.services.sessions import probe
 
@@ -76,6 +76,7 @@ def authorize(session_id: int):
                 "token": target.token, "uid": current_user.id,
                 "ver": getattr(current_user, "session_version", None), "client": client}
     signed = serializer(current_app.config["SECRET_KEY"]).dumps(decision)
+    idle.touch(target.session_id, "proxy")  # coarse: at most once a minute per session
     return jsonify(decision=signed)
 
 
@@ -130,6 +131,7 @@ def terminal_start(session_id: int):
                 session.webterm_password_hash, password):
             return jsonify(ok=False), 403
     audit.record("session.terminal", f"session:{session.id}", name=session.name)
+    idle.touch(session.id, "terminal")
     return jsonify(ok=True)
 
 
@@ -150,7 +152,8 @@ def _still_allowed(user, sid: int, client: str, kind: str) -> bool:
 def recheck():
     """Which of the listed (session, user, login version, address[, "webterm"]) grants
     still hold: one call per RECHECK seconds for all of the gateway's open connections."""
-    items = (request.get_json(silent=True) or {}).get("grants") or []
+    body = request.get_json(silent=True) or {}
+    items = body.get("grants") or []
     valid = []
     for item in items[:10000]:
         try:
@@ -163,4 +166,19 @@ def recheck():
             continue
         if _still_allowed(user, sid, client, kind):
             valid.append(list(item[:5]))
+    _record_activity(body.get("active"), {int(v[0]) for v in valid})
     return jsonify(valid=valid)
+
+
+def _record_activity(active, allowed: set[int]) -> None:
+    """The gateway's report of sessions whose websockets carried client messages; only
+    sessions with a grant that still holds count (idle reclaim)."""
+    if not isinstance(active, list):
+        return
+    for item in active[:10000]:
+        try:
+            sid, kind = int(item[0]), str(item[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if sid in allowed and kind in idle.KINDS:
+            idle.touch(sid, kind)

@@ -78,6 +78,10 @@ class Gateway:
         self.decisions: dict[tuple, tuple[float, Decision]] = {}
         self.inflight: dict[tuple, asyncio.Future] = {}  # key -> the one authorize call
         self.open: dict[tuple, set] = {}  # grant -> {_WebSocketPair | _Stream}
+        # Idle reclaim (portal/services/idle.py): sessions whose open websockets carried
+        # client messages (Jupyter kernels, terminal input) since the last re-check; sent
+        # with it, so a busy socket costs no extra call.
+        self.active: dict[int, str] = {}
         self.app_session: aiohttp.ClientSession | None = None
         self.up_session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task | None = None
@@ -253,7 +257,8 @@ class Gateway:
         if grant is not None:
             self._track(grant, pair)
         try:
-            await asyncio.gather(self._pump(client, upstream), self._pump(upstream, client))
+            await asyncio.gather(self._pump(client, upstream, self._mark(grant, "proxy")),
+                                 self._pump(upstream, client))
         finally:
             if grant is not None:
                 self._untrack(grant, pair)
@@ -269,10 +274,18 @@ class Gateway:
             if not conns:
                 self.open.pop(grant, None)
 
+    def _mark(self, grant, kind: str):
+        """A callback marking the grant's session as used (idle reclaim)."""
+        if grant is None:
+            return None
+        return lambda: self.active.__setitem__(int(grant[0]), kind)
+
     @staticmethod
-    async def _pump(src, dst) -> None:
+    async def _pump(src, dst, on_message=None) -> None:
         try:
             async for msg in src:
+                if on_message is not None:
+                    on_message()
                 if msg.type == aiohttp.WSMsgType.TEXT:
                     await dst.send_str(msg.data)
                 elif msg.type == aiohttp.WSMsgType.BINARY:
@@ -464,6 +477,7 @@ class Gateway:
                 if not isinstance(message, dict):
                     continue
                 if message.get("t") == "i" and isinstance(message.get("d"), str):
+                    self.active[session_id_of(grant)] = "terminal"
                     await asyncio.to_thread(proc.write, message["d"].encode("utf-8", "replace"))
                 elif message.get("t") == "r":
                     with contextlib.suppress(ValueError, TypeError, OSError):
@@ -501,10 +515,12 @@ class Gateway:
 
     async def recheck(self) -> None:
         grants = list(self.open)
+        active, self.active = self.active, {}
         async with self.app_session.post(
                 URL(self.base()).with_path("/_gateway/recheck"),
                 headers={KEY_HEADER: self.key},
-                json={"grants": [list(g) for g in grants]}) as resp:
+                json={"grants": [list(g) for g in grants],
+                      "active": [[sid, kind] for sid, kind in active.items()]}) as resp:
             if resp.status != 200:
                 log.warning("re-check answered %s", resp.status)
                 return
@@ -518,6 +534,10 @@ class Gateway:
         for grant in revoked:
             for conn in list(self.open.pop(grant, ())):
                 await conn.close(revoked=True)
+
+
+def session_id_of(grant) -> int:
+    return int(grant[0])
 
 
 class _WebSocketPair:

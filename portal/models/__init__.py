@@ -7,6 +7,7 @@ from portal.models.audit import AuditEvent
 from portal.models.cluster import ClusterSnapshot
 from portal.models.custom_images import CustomImage
 from portal.models.idempotency import IdempotencyKey
+from portal.models.idle import IdlePolicy, SessionIdle
 from portal.models.jobs import Job, JobEvent, JobTemplate, Schedule, ScheduleEvent
 from portal.models.login_limit import LoginAttempt
 from portal.models.monitoring import SessionMetric, SessionMetricCursor
@@ -28,6 +29,8 @@ from portal.models.worker import WorkerHeartbeat
 
 __all__ = [
     "Base",
+    "IdlePolicy",
+    "SessionIdle",
     "AccountingRecord",
     "Activation",
     "ApiToken",

@@ -57,11 +57,15 @@ def response_headers(response, target: rules.Target) -> list[tuple[str, str]]:
 
 
 def _authorize(session_id: int, websocket_upgrade: bool = False) -> rules.Target:
-    return rules.authorize(
+    from portal.services import idle
+
+    target = rules.authorize(
         current_user, session_id, client_address(), host=request.host,
         origin=request.headers.get("Origin"), method=request.method,
         websocket=websocket_upgrade, probe=probe,
     )
+    idle.touch(target.session_id, "proxy")  # idle reclaim: coarse, once a minute at most
+    return target
 
 
 def _refusal(exc: ServiceError):

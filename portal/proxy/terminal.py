@@ -25,7 +25,7 @@ from adapters.pty import TerminalProcess, srun_attach_argv
 from portal.net import client_address
 from portal.proxy import bp, websocket
 from portal.proxy.routes import _refusal
-from portal.services import ServiceError, audit
+from portal.services import ServiceError, audit, idle
 from portal.services import proxy as rules
 from portal.services import sessions as svc
 from portal.services import sessionscript as scripts
@@ -91,7 +91,8 @@ def _output(proc: TerminalProcess, ws, done: threading.Event) -> None:
         websocket.close_quietly(ws)
 
 
-def _input(proc: TerminalProcess, ws, done: threading.Event) -> None:
+def _input(proc: TerminalProcess, ws, done: threading.Event, session_id: int | None = None
+           ) -> None:
     try:
         while not done.is_set():
             raw = ws.receive(timeout=1.0)
@@ -104,6 +105,8 @@ def _input(proc: TerminalProcess, ws, done: threading.Event) -> None:
             if not isinstance(message, dict):
                 continue
             if message.get("t") == "i" and isinstance(message.get("d"), str):
+                if session_id is not None:
+                    idle.touch(session_id, "terminal")  # idle reclaim (coarse)
                 proc.write(message["d"].encode("utf-8", "replace"))
             elif message.get("t") == "r":
                 proc.resize(message.get("rows", 24), message.get("cols", 80))
@@ -140,7 +143,7 @@ def terminal_ws(session_id: int):
     reader = threading.Thread(target=_output, args=(proc, ws, done), daemon=True)
     reader.start()
     try:
-        _input(proc, ws, done)
+        _input(proc, ws, done, session.id)
     finally:
         proc.close()
         reader.join(timeout=5)

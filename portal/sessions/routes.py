@@ -89,6 +89,7 @@ def new():
 @bp.route("/<int:session_id>")
 @login_required
 def detail(session_id: int):
+    from portal.services import idle as idlesvc
     from portal.services import record as recordsvc
 
     try:  # issue #16: an ended or deleted session keeps a read-only page
@@ -110,7 +111,26 @@ def detail(session_id: int):
                            own=own, connection=conn.connection_info(session) if own else {},
                            asks=asks, ends_at=ends_at(session),
                            record=recordsvc.record_of("session", session),
-                           read_only=not manage or session.state in ("ended", "failed"))
+                           read_only=not manage or session.state in ("ended", "failed"),
+                           idle=idlesvc.status(session) if own else None)
+
+
+@bp.route("/<int:session_id>/keep", methods=["POST"])
+@login_required
+def keep(session_id: int):
+    """Idle reclaim's Keep (issue #17): resets the idle clock once per idle period."""
+    from portal.services import idle as idlesvc
+
+    _csrf_ok()
+    try:
+        idlesvc.keep(current_user, session_id)
+    except ServiceError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc.message), "error")
+    else:
+        flash(_("Kept: the idle clock starts again now."), "info")
+    return redirect(url_for("sessions.detail", session_id=session_id))
 
 
 @bp.route("/<int:session_id>/extend", methods=["POST"])
