@@ -66,8 +66,11 @@ def _world(now):
                     started_at=start, writable=True, **common)
     db.session.add_all([gpu, used, blind])
     db.session.commit()
-    # busy for 90 minutes, then 30 minutes under the threshold
-    _samples(gpu.id, start, 90, 30)
+    # busy for 88 minutes, then 32 under the threshold: the metric buckets are whole
+    # minutes, so the idle clock starts up to a minute after the last busy sample; with
+    # exactly 30 the first warning point (30 min) was reached or not by the wall clock's
+    # seconds (issue #19)
+    _samples(gpu.id, start, 88, 32)
     db.session.commit()
     idle.set_policy(admin, project.id, limit_s=3600, warn_s=[1800, 2700], gpu_threshold=5)
     return ursula, gpu, used, blind
