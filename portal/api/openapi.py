@@ -49,7 +49,7 @@ SLURM_OPERATIONS = {
     ("post", "/qos"), ("patch", "/qos/{qos_id}"), ("delete", "/qos/{qos_id}"),
     ("post", "/jobs/{job_id}/extend"), ("post", "/sessions/{session_id}/extend"),
     ("post", "/projects/{project_id}/archive"), ("post", "/projects/{project_id}/unarchive"),
-    ("post", "/users/{username}/deactivate"), ("post", "/users/{username}/reactivate"),
+    ("post", "/users/{user_id}/deactivate"), ("post", "/users/{user_id}/reactivate"),
 }
 
 
