@@ -8,7 +8,6 @@ import json
 import re
 import socket
 import time
-import uuid
 
 import pytest
 from simple_websocket import Client
@@ -27,6 +26,7 @@ from tests.integration.sessions.sessionhelpers import (
     wait_for,
     ws_connect,
 )
+from tests.integration.sessions.sessionhelpers import kernel_execute as _execute
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sessions-connect")]
 
@@ -84,28 +84,6 @@ def _ws(portal, browser: Browser, path: str, origin: str | None = None) -> Clien
     return ws_connect(f"ws://{portal.server.host}{path}", headers)
 
 
-def _execute(ws: Client, code: str, timeout: float = 60) -> str:
-    msg_id = uuid.uuid4().hex
-    ws.send(json.dumps({
-        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                   "msg_type": "execute_request", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-    }))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        raw = ws.receive(timeout=max(0.1, deadline - time.monotonic()))
-        if raw is None:
-            break
-        msg = json.loads(raw)
-        if msg.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "execute_result":
-            return msg["content"]["data"]["text/plain"]
-        if msg["msg_type"] == "error":
-            raise AssertionError(f"kernel error: {msg['content']}")
-    raise AssertionError("no execute_result from the kernel")
 
 
 def test_jupyter_kernel_executes_code_through_the_proxy(portal, running):
