@@ -54,6 +54,7 @@ def test_batch_create_starts_later(app, page, live_server, fake):
     page.check("[data-testid=start-at]")
     page.fill("[data-testid=begin_at]", local.strftime("%Y-%m-%dT%H:%M"))
     page.click("button[value=review]")
+    page.wait_for_selector("[data-testid=starts]")  # the review page, not the form still
     utc = local.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
     starts = page.locator("[data-testid=starts]").all_inner_texts()
     assert starts == [f"at {utc} UTC"] * 2

@@ -224,10 +224,13 @@ def test_nobody_can_swap_bobs_committed_image(world):
         db.session.remove()
     mount = f"{data.directory}/.image-mount"
     assert f"--mount={mount}" in argv and os.stat(mount).st_uid == pwd.getpwnam("bob").pw_uid
+    # Part two runs here, not as its own test: under xdist the module-scoped world may be
+    # torn down between two tests when another module of its group runs in between.
+    _an_image_changed_after_commit_is_refused_and_bob_can_delete_it(world)
 
 
-def test_an_image_changed_after_commit_is_refused_and_bob_can_delete_it(world):
-    assert world.image_id, "needs the image of the previous test"
+def _an_image_changed_after_commit_is_refused_and_bob_can_delete_it(world):
+    assert world.image_id, "needs the image made above"
     row = _row(world.app, CustomImage, world.image_id)
     path, evil = row["path"], world.base / "evil.sqfs"
     # root (or a broken disk) changes the stored file behind the portal's back
