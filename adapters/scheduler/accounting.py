@@ -18,6 +18,12 @@ AllocTRES ("billing=21,cpu=1,gres/gpu:a100=2,gres/gpu=2,mem=500M,node=1") gives 
 memory (K/M/G/T/P suffixes, decimals allowed: "1.50G"), GPUs, the GPU model (the typed
 `gres/gpu:<model>` entry; the one with most GPUs when several) and `billing`, Slurm's
 own weighted sum (TRESBillingWeights, truncated to an integer) — the basis of every cost.
+
+What an ended job used (issue #17 item 6, like `seff`): `SlurmAccounting.usage(ids)` asks
+for those jobs *with their steps* (no `-X`): on 22.05 the allocation line's TotalCPU is the
+sum of its steps' (with `-X` it reads 00:00:00) and MaxRSS is only on step lines, so the
+job's peak is the largest of its steps'. `parse_usage` folds the lines into one `JobUsage`
+per job.
 """
 
 from __future__ import annotations
@@ -88,6 +94,100 @@ class AccountingRow:
     elapsed_s: int
     tres: TresAlloc
     comment: str
+
+
+# sacct fields of `usage` (steps included); see parse_usage.
+USAGE_FIELDS = ("JobIDRaw", "State", "ElapsedRaw", "TotalCPU", "MaxRSS", "ReqMem", "AllocTRES")
+# TotalCPU: [DD-][HH:]MM:SS[.fff] ("00:21.259", "01:02:03", "2-01:02:03.5").
+_CPU_TIME = re.compile(r"^(?:(?:([0-9]+)-)?([0-9]+):)?([0-9]+):([0-9]+(?:\.[0-9]+)?)$")
+_STEP = re.compile(r"^([0-9]+(?:_[0-9]+)?(?:\+[0-9]+)?)(?:\.([A-Za-z0-9_+\-]+))?$")
+
+
+@dataclass(frozen=True)
+class JobUsage:
+    """What one ended job used against what it held (seff's inputs)."""
+
+    job_id: str
+    state: str
+    elapsed_s: int
+    total_cpu_s: float  # user + system CPU time of all its steps
+    max_rss_mb: float | None  # the largest step's peak resident memory; None: not sampled
+    alloc_cpus: int
+    alloc_mem_mb: int  # AllocTRES mem (else ReqMem): the memory it held
+    gpus: int
+
+
+def parse_cpu_time(value: str) -> float:
+    """sacct's TotalCPU ("00:21.259", "1:02:03", "2-01:02:03.5") in seconds."""
+    match = _CPU_TIME.fullmatch(value.strip())
+    if not match:
+        raise ValueError(f"not a CPU time: {value!r}")
+    days, hours, minutes, seconds = match.groups()
+    if float(seconds) >= 60 or (hours is not None and int(minutes) >= 60):
+        raise ValueError(f"not a CPU time: {value!r}")
+    return (int(days or 0) * 86400 + int(hours or 0) * 3600 + int(minutes) * 60
+            + float(seconds))
+
+
+def parse_req_mem_mb(value: str, cpus: int) -> int:
+    """ReqMem in MB: "1G", or before 21.08 "1Gn" (per node) / "500Mc" (per CPU, times
+    `cpus`); "" is 0."""
+    text = value.strip()
+    if not text:
+        return 0
+    if text[-1] in "nc" and len(text) > 1:
+        mb = parse_mem_mb(text[:-1])
+        return min(INT_MAX, mb * max(1, cpus)) if text[-1] == "c" else mb
+    return parse_mem_mb(text)
+
+
+def parse_usage(text: str) -> tuple[dict[str, JobUsage], list[str]]:
+    """`usage`'s output: {job id: JobUsage} for jobs whose allocation line is there (with
+    the steps' MaxRSS folded in), and the problems with lines it could not read."""
+    jobs: dict[str, dict] = {}
+    rss: dict[str, float] = {}
+    problems: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        values = line.split(FS)
+        try:
+            if len(values) != len(USAGE_FIELDS):
+                raise ValueError(f"sacct line has {len(values)} fields, expected "
+                                 f"{len(USAGE_FIELDS)}: {line[:80]!r}")
+            v = dict(zip(USAGE_FIELDS, values, strict=True))
+            match = _STEP.fullmatch(v["JobIDRaw"].strip())
+            if not match:
+                raise ValueError(f"not a job id: {v['JobIDRaw'][:40]!r}")
+            job, step = match.groups()
+            if v["MaxRSS"].strip():
+                rss[job] = max(rss.get(job, 0.0), parse_mem_mb(v["MaxRSS"]))
+            if step is None:
+                jobs[job] = _allocation(job, v)
+        except ValueError as exc:
+            problems.append(str(exc))
+    return ({job: JobUsage(**fields, max_rss_mb=rss.get(job)) for job, fields in jobs.items()},
+            problems)
+
+
+def _allocation(job: str, v: dict) -> dict:
+    elapsed = opt(v["ElapsedRaw"]) or "0"
+    if not _INT.fullmatch(elapsed) or int(elapsed) > INT_MAX:
+        raise ValueError(f"not an elapsed time: {elapsed!r}")
+    tres = parse_alloc_tres(v["AllocTRES"])
+    cpu = v["TotalCPU"].strip()
+    return {"job_id": job, "state": v["State"].strip().split(" ", 1)[0].upper()[:32],
+            "elapsed_s": int(elapsed), "total_cpu_s": parse_cpu_time(cpu) if cpu else 0.0,
+            "alloc_cpus": tres.cpus,
+            "alloc_mem_mb": tres.mem_mb or parse_req_mem_mb(v["ReqMem"], tres.cpus),
+            "gpus": tres.gpus}
+
+
+def usage_argv(sacct: str, job_ids: list[str], clusters: list[str] | None = None) -> list[str]:
+    """The sacct command line for what these jobs used, steps included."""
+    return [sacct, *(clusters or []), "--allusers", "--noheader", "--parsable2",
+            f"--delimiter={FS}", f"--format={','.join(USAGE_FIELDS)}",
+            f"--jobs={','.join(job_id(j) for j in job_ids)}"]
 
 
 def parse_mem_mb(value: str) -> int:
@@ -258,6 +358,14 @@ class SlurmAccounting:
         clusters = [f"--clusters={self.cluster}"] if self.cluster else []
         argv = accounting_argv(self._bin("sacct"), since, until, clusters)
         return parse_accounting(self.runner.run(argv, as_user=self.operator).stdout)
+
+    def usage(self, job_ids: list[str]) -> tuple[dict[str, JobUsage], list[str]]:
+        """What these jobs used (one sacct call, steps included); see parse_usage."""
+        if not job_ids:
+            return {}, []
+        clusters = [f"--clusters={self.cluster}"] if self.cluster else []
+        argv = usage_argv(self._bin("sacct"), job_ids, clusters)
+        return parse_usage(self.runner.run(argv, as_user=self.operator).stdout)
 
     def _bin(self, name: str) -> str:
         if self.bin_dir:
