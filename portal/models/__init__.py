@@ -6,6 +6,7 @@ from portal.models.accounting import AccountingRecord, Price
 from portal.models.audit import AuditEvent
 from portal.models.cluster import ClusterSnapshot
 from portal.models.custom_images import CustomImage
+from portal.models.efficiency import Efficiency
 from portal.models.idempotency import IdempotencyKey
 from portal.models.idle import IdlePolicy, SessionIdle
 from portal.models.jobs import Job, JobEvent, JobTemplate, Schedule, ScheduleEvent
@@ -37,6 +38,7 @@ __all__ = [
     "AuditEvent",
     "ClusterSnapshot",
     "CustomImage",
+    "Efficiency",
     "ExtensionRequest",
     "ExtensionStatus",
     "IdempotencyKey",

@@ -120,7 +120,12 @@ class Session(Base):
     submit_started_at: Mapped[datetime | None] = mapped_column(DateTime)
     submit_ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
-    ready_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ready_at: Mapped[datetime | None] = mapped_column(DateTime)  # the portal read its file
+    # Issue #17 item 5, time to ready per stage: submitted_at (queued), started_at (Slurm
+    # says RUNNING), container_up_at (its services listened: the connection file's own
+    # time), app_ready_at (Jupyter answered /api/status through the portal's path).
+    container_up_at: Mapped[datetime | None] = mapped_column(DateTime)
+    app_ready_at: Mapped[datetime | None] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     delete_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Last time the portal looked for the connection file of a starting session.
