@@ -62,6 +62,23 @@ def open_http(host: str, port: int, method: str, target: str, headers: Mapping[s
     return response
 
 
+def status_code(host: str, port: int, target: str, headers: Mapping[str, str],
+                timeout: float = 1.0) -> int | None:
+    """One short GET on a connection of its own (never pooled): whether a session's service
+    answers yet, and with which status (issue #17 item 5: "Jupyter answers"). None when it
+    refuses, times out or closes within `timeout` seconds."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", target, headers=dict(headers))
+        response = conn.getresponse()
+        response.read(4096)
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
 def _connect(host: str, port: int) -> http.client.HTTPConnection:
     conn = http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT)
     return conn

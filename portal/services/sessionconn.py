@@ -67,8 +67,14 @@ def parse_conn(text: str | bytes) -> dict:
     token = data.get("token") or None
     if token is not None and (not isinstance(token, str) or not _TOKEN.fullmatch(token)):
         raise ValueError("bad token")
+    ready = data.get("ready")  # when its services listened (issue #17 item 5)
+    if ready is not None and (isinstance(ready, bool) or not isinstance(ready, int | float)
+                              or not 0 < ready < 1e11):
+        raise ValueError(f"bad ready time: {ready!r}")
     conn = {"host": host, "jupyter_port": _port(data.get("jupyter_port")),
             "ssh_port": _port(data.get("ssh_port")), "token": token}
+    if ready is not None:
+        conn["ready"] = ready
     if conn["jupyter_port"] is not None and token is None:
         raise ValueError("Jupyter without a token")
     return conn
@@ -105,6 +111,9 @@ def apply_conn(session: Session, conn: dict) -> bool:
     session.jupyter_port = conn["jupyter_port"] if "jupyter" in session.services else None
     session.ssh_port = conn["ssh_port"] if "ssh" in session.services else None
     session.token_enc = encrypt_token(conn["token"]) if conn["token"] else None
+    from portal.services.readystages import record_container_up
+
+    record_container_up(session, conn.get("ready"))
     return True
 
 

@@ -416,14 +416,20 @@ def probe(session: Session, backend: Backend | None = None) -> Session:
     Bounded per session (not per page view), so slurmctld sees no more RPCs because
     more people look (decision 3). Never raises for Slurm trouble.
     """
-    from portal.services import sessionsync
+    from portal.services import readystages, sessionsync
 
     now = db.utcnow()
-    if session.state not in ("pending", "starting") or not session.slurm_job_id:
+    waiting_app = readystages.waiting_for_app(session)
+    if (session.state not in ("pending", "starting") and not waiting_app) \
+            or not session.slurm_job_id:
         return session
     if session.probed_at and now - session.probed_at < PROBE_INTERVAL:
         return session
     session.probed_at = now
+    if waiting_app:  # running: only "does Jupyter answer yet" (issue #17 item 5)
+        readystages.check_app(session)
+        db.session.commit()
+        return session
     backend = backend or get_backend()
     try:
         infos = backend.scheduler.info_all(job_ids=[session.slurm_job_id])

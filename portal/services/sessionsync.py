@@ -20,7 +20,7 @@ from sqlalchemy import select
 from adapters.errors import AdapterError
 from portal import db
 from portal.models import Session
-from portal.services import audit, cluster, submission
+from portal.services import audit, cluster, readystages, submission
 from portal.services import sessionconn as conn
 from portal.services import sessions as svc
 from portal.services.jobsync import history_by_id, id_key, naive_utc
@@ -48,6 +48,8 @@ def apply(session: Session, info: dict, backend) -> bool:
         session.started_at = session.started_at or naive_utc(info.get("start_time")) or db.utcnow()
         if session.state in ("pending", "starting", "submitting"):
             _connect(session, backend)
+        if readystages.waiting_for_app(session):
+            readystages.check_app(session)  # issue #17 item 5: once, then never again
     elif slurm_state != "unknown":
         _ended(session, info, backend)
     return session.state != before
