@@ -151,6 +151,15 @@ def _idle_reclaim(c: Cycle) -> None:  # issue #17: warn and end idle sessions
         raise StepFailed(result["idle_error"])
 
 
+def _efficiency(c: Cycle) -> None:  # issue #17: what ended jobs used (sacct), once each
+    from portal.services import efficiency
+
+    result = efficiency.worker_step(c.scheduler)
+    c.summary.update(result)
+    if result.get("efficiency_error"):
+        raise StepFailed(result["efficiency_error"])
+
+
 def _start_estimates(c: Cycle) -> None:  # when Slurm would start what a form shows
     from portal.services import startest
 
@@ -171,6 +180,7 @@ STEPS: list[tuple[str, Callable[[Cycle], None]]] = [
     ("project_expiry", _project_expiry),
     ("accounting", _accounting),
     ("wallet", _wallet),
+    ("efficiency", _efficiency),  # issue #17: after monitoring's samples, before "ended"
     ("idle_reclaim", _idle_reclaim),  # issue #17: after monitoring's GPU samples
     ("notifications", _notifications),  # issue #17: after the states and charges it reports
     ("start_estimates", _start_estimates),  # issue #17: sbatch --test-only for the forms
