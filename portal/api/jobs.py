@@ -55,8 +55,11 @@ def job_json(job, full: bool = False) -> dict:
         "ends_at": _iso(ends_at(job)) if job.state == "running" else None,
     }
     if full:
+        from portal.services import efficiency
+
         out["script"] = job.script
         out["events"] = _events_json(job.events, event_text)
+        out["efficiency"] = efficiency.of("job", job.id)  # issue #17: once it has ended
     return out
 
 

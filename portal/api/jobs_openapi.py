@@ -147,10 +147,27 @@ JOB = {
 }
 EVENT = {"type": "object", "properties": {"at": _STR, "kind": _STR, "details": {"type": "object"},
                                           "text": _STR}}
+_NNUM = {"type": ["number", "null"]}
+# Issue #17 item 6: what an ended job or session used against what it held (like seff).
+EFFICIENCY = {
+    "type": ["object", "null"],
+    "description": "What it used of what it held, once it has ended and Slurm's accounting "
+                   "has it (null before): CPU = CPU time / (elapsed x CPUs), memory = peak "
+                   "resident memory / memory held, GPU = mean utilisation of the portal's "
+                   "monitoring samples (null without samples)",
+    "properties": {
+        "cpu_percent": _NNUM, "memory_percent": _NNUM, "gpu_percent": _NNUM,
+        "elapsed_s": _INT, "cpu_time_s": {"type": "number"}, "cpus": _INT,
+        "max_memory_mb": _NNUM, "memory_mb": _INT, "gpus": _INT, "gpu_samples": _INT,
+        "slurm_state": _STR,
+    },
+}
 JOB_SCHEMAS: dict = {
     "Job": JOB,
+    "Efficiency": EFFICIENCY,
     "JobDetail": {"allOf": [JOB, {"type": "object", "properties": {
-        "script": _STR, "events": {"type": "array", "items": EVENT}}}]},
+        "script": _STR, "events": {"type": "array", "items": EVENT},
+        "efficiency": _ref("Efficiency")}}]},
     "JobInput": {"type": "object", "properties": {"name": _STR, "template_id": _INT, **SPEC,
                                                   **TIME_INPUT}},
     "TemplateInput": {"type": "object", "required": ["name", "image", "command"],

@@ -131,6 +131,20 @@ SESSION_SCHEMAS: dict = {
             "writable": {"type": "boolean",
                          "description": "Keeps changes to the container (can be saved as a "
                                         "custom image)"},
+            "stages": {
+                "type": "array",
+                "description": "Time to ready, in order: queued (Slurm accepted the job), "
+                               "started (Slurm says RUNNING), container (its services "
+                               "listen), app (Jupyter answers through the portal); `at` "
+                               "is null until reached, `seconds` since the stage before "
+                               "(the first: since the session was asked for)",
+                "items": {"type": "object", "properties": {
+                    "stage": {"enum": ["queued", "started", "container", "app"]},
+                    "at": {"type": ["string", "null"]},
+                    "seconds": {"type": ["number", "null"]}}}},
+            "time_to_ready_s": {"type": ["number", "null"],
+                                "description": "From the request to the app answering"},
+            "efficiency": {"$ref": "#/components/schemas/Efficiency"},
             "connection": {
                 "type": "object",
                 "properties": {"host": {"type": ["string", "null"]},

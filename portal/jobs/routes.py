@@ -77,6 +77,7 @@ def new():
 @bp.route("/<int:job_id>")
 @login_required
 def detail(job_id: int):
+    from portal.services import efficiency
     from portal.services import record as recordsvc
 
     try:  # issue #16: an ended or deleted job keeps a read-only page (and its order's link)
@@ -96,7 +97,8 @@ def detail(job_id: int):
                            time_limit=format_time_limit(job.time_limit_min),
                            time_words=time_limit_words(job.time_limit_min),
                            ends_at=ends_at(job), own=own,
-                           record=recordsvc.record_of("job", job))
+                           record=recordsvc.record_of("job", job),
+                           efficiency=efficiency.of("job", job.id))
 
 
 @bp.route("/<int:job_id>/extend", methods=["POST"])

@@ -220,17 +220,22 @@ def sessions_ended(now: datetime) -> list[Event]:
     charges = dict(db.session.execute(
         select(WalletTransaction.job_id, WalletTransaction.amount)
         .where(WalletTransaction.job_id.in_(ids))).all()) if ids else {}
+    from portal.services.efficiency import of as efficiency_of
+
     events = []
     for s in rows:
         charge = charges.get(s.slurm_job_id)
-        if charge is None and s.started_at is not None and s.ended_at > now - CHARGE_WAIT:
-            continue  # the charge comes with the next sacct import: wait for it
+        used = efficiency_of("session", s.id) if s.started_at is not None else None
+        if (charge is None or (used is None and s.started_at is not None)) \
+                and s.started_at is not None and s.ended_at > now - CHARGE_WAIT:
+            continue  # the charge and what it used come from sacct: wait for them
         cost = (-Decimal(charge) if charge is not None
                 else Decimal(0) if s.started_at is None else None)
         events.append(Event(s.user, "session_ended", f"session:{s.id}", {
             **_session_data(s), "state": s.state,
             "cost": format_money(cost) if cost is not None else None,
-            "ended_at": f"{s.ended_at:%Y-%m-%d %H:%M} UTC"}))
+            "ended_at": f"{s.ended_at:%Y-%m-%d %H:%M} UTC",
+            "efficiency": used}))  # issue #17 item 6: what it used of what it held
     return events
 
 

@@ -31,7 +31,7 @@ from portal.services import sessionconn as conn
 APP_TIMEOUT = 1.0  # seconds one "does Jupyter answer" probe may take (the worker waits)
 STAGES = (
     ("queued", _l("Queued")),
-    ("started", _l("Started")),
+    ("started", _l("Started by Slurm")),
     ("container", _l("Container up")),
     ("app", _l("App answering")),
 )
@@ -88,6 +88,19 @@ def waiting_for_app(session: Session, now: datetime | None = None) -> bool:
     if session.state != "running" or session.app_ready_at is not None:
         return False
     return session.ready_at is None or (now or db.utcnow()) - session.ready_at < APP_WAIT
+
+
+FAST_PENDING = timedelta(minutes=2)  # a queue wait longer than this is not "coming up"
+
+
+def coming_up(session: Session, now: datetime | None = None) -> bool:
+    """Starting, waiting for its app, or just submitted: the owner's page looks every
+    second then (each look is rate-limited per session: sessions.probe)."""
+    now = now or db.utcnow()
+    if session.state in ("submitting", "starting") or waiting_for_app(session, now):
+        return True
+    since = session.submitted_at or session.created_at
+    return session.state == "pending" and since is not None and now - since < FAST_PENDING
 
 
 def stages(session: Session) -> list[dict]:

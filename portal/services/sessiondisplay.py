@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from portal.services import sessionconn
+from portal.services import efficiency, readystages, sessionconn
 from portal.services.jobdisplay import hardware, reason_text
 
 STATES = {
@@ -46,7 +46,13 @@ def session_view(session, *, openable: bool = True) -> dict:
         "services": [str(SERVICES.get(s, s)) for s in session.services or []],
         "open": session.state == "running",
         "deletable": openable and session.state not in ("deleting",),
-        "refresh": session.state in ("submitting", "pending", "starting", "deleting"),
+        "refresh": session.state in ("submitting", "pending", "starting", "deleting")
+        or readystages.waiting_for_app(session),
+        # Every second while it comes up (the page's probe notices each stage; issue #17
+        # item 5: the portal adds <= 1 s), else every 3 s.
+        "refresh_s": 1 if readystages.coming_up(session) else 3,
+        "stages": readystages.stages(session),
+        "time_to_ready_s": readystages.total_seconds(session),
     }
 
 
@@ -72,6 +78,10 @@ def session_json(session, *, connection: bool = False) -> dict:
         else None,
         "whitelists": [w.name for w in session.whitelists], "allow_all": session.allow_all,
         "writable": bool(session.writable),  # F4: keeps changes; can be saved as an image
+        "stages": readystages.stages_json(session),  # issue #17 item 5: time to ready
+        "time_to_ready_s": readystages.total_seconds(session),
+        "efficiency": efficiency.of("session", session.id)  # issue #17 item 6
+        if session.state in ("ended", "failed") else None,
     }
     if session.state == "awaiting":  # who asked, which image, built by whom (#12)
         from portal.services.sessionaccept import describe

@@ -89,6 +89,7 @@ def new():
 @bp.route("/<int:session_id>")
 @login_required
 def detail(session_id: int):
+    from portal.services import efficiency
     from portal.services import idle as idlesvc
     from portal.services import record as recordsvc
 
@@ -112,7 +113,8 @@ def detail(session_id: int):
                            asks=asks, ends_at=ends_at(session),
                            record=recordsvc.record_of("session", session),
                            read_only=not manage or session.state in ("ended", "failed"),
-                           idle=idlesvc.status(session) if own else None)
+                           idle=idlesvc.status(session) if own else None,
+                           efficiency=efficiency.of("session", session.id))
 
 
 @bp.route("/<int:session_id>/keep", methods=["POST"])
