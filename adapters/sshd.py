@@ -38,6 +38,12 @@ SSH_KEYGEN = "/usr/bin/ssh-keygen"
 SSH = "/usr/bin/ssh"
 READY_LINE = "Server listening on"
 STOP_GRACE = 5.0
+# sshd closes a connection that has not logged in within LOGIN_GRACE_S, so the session's
+# sampler counts a connection older than that as a login (idle reclaim, issue #17); a
+# client that stops answering is dropped after CLIENT_ALIVE_S × CLIENT_ALIVE_COUNT.
+LOGIN_GRACE_S = 30
+CLIENT_ALIVE_S = 60
+CLIENT_ALIVE_COUNT = 3
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,9 @@ def render_config(spec: SshdSpec, user: str, *, strict_modes: bool = True) -> st
             f"StrictModes {'yes' if strict_modes else 'no'}",
             f"AllowUsers {validate_user(user)}",
             f"LogLevel {spec.log_level}",
+            f"LoginGraceTime {LOGIN_GRACE_S}",
+            f"ClientAliveInterval {CLIENT_ALIVE_S}",
+            f"ClientAliveCountMax {CLIENT_ALIVE_COUNT}",
             "",
         ]
     )

@@ -11,7 +11,7 @@ to OUT, as the job's user, with mode 0600 (the job's umask):
     {"n": 17, "t": 1764400000.0, "dt": 10.0, "src": "proc", "cpu": 0.93, "ncpu": 2,
      "mem": 123456789, "mem_limit": 2147483648, "node_cpu": 41.5,
      "disk_ws": 4096000, "disk_scratch": 0, "net_rx": 1200.0, "net_tx": 800.5,
-     "gpu": null, "gpu_note": "no GPU telemetry on this node"}
+     "gpu": null, "gpu_note": "no GPU telemetry on this node", "ssh": 0}
 
 cpu is in cores (1.0 = one core busy), memory and disk in bytes, network in bytes/s,
 node_cpu in percent of the node; gpu is a list of {"i", "util", "mem", "mem_total"} (%,
@@ -30,6 +30,14 @@ Where the numbers come from:
   network namespace);
 - GPUs: one long-lived `nvidia-smi --query-gpu=... -l SEC` child for the job's GPUs
   (SLURM_JOB_GPUS), never a fork per sample; without nvidia-smi the series are null.
+- SSH (idle reclaim, issue #17): with --ssh-port, "ssh" counts the logged-in SSH
+  connections: ESTABLISHED TCP sockets whose local port is the session's sshd port, from
+  /proc/net/tcp and /proc/net/tcp6 (the node's table: the container shares the node's
+  network), that were already open --ssh-grace seconds ago. sshd closes a connection that
+  has not authenticated within its LoginGraceTime (the portal writes it, equal to the
+  grace), so a bare TCP connection held open (`nc node port`) is never counted; only a
+  real login is. sshd's ClientAlive settings drop connections whose client went away.
+  Without --ssh-port "ssh" is null.
 - disk: files under the workspace and the scratch directories owned by the user, walked
   at most every DISK_EVERY seconds within a budget of entries (a huge workspace must not
   cost a core); the last value is repeated in between.
@@ -168,6 +176,46 @@ def parse_nvidia_csv(text: str) -> list[dict]:
         gpus.append({"i": int(index), "util": _number(fields[1]),
                      "mem": _number(fields[2]), "mem_total": _number(fields[3])})
     return gpus
+
+
+TCP_ESTABLISHED = "01"
+
+
+def parse_proc_net_tcp(text: str, port: int) -> set[tuple[str, str]]:
+    """/proc/net/tcp or /proc/net/tcp6 → {(remote address, inode)} of the ESTABLISHED
+    sockets whose local port is `port` (a listening socket is not a connection; lines
+    that do not parse are skipped)."""
+    found = set()
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10 or fields[3] != TCP_ESTABLISHED:
+            continue
+        _, _, local_port = fields[1].rpartition(":")
+        try:
+            if int(local_port, 16) != port:
+                continue
+        except ValueError:
+            continue
+        found.add((fields[2], fields[9]))
+    return found
+
+
+class SshWatch:
+    """Logged-in SSH connections to the session's sshd: sockets seen open for longer than
+    sshd's LoginGraceTime (it closes unauthenticated ones by then)."""
+
+    def __init__(self, port: int | None, grace: float, proc: str = "/proc"):
+        self.port, self.grace, self.proc = port, grace, proc
+        self.first_seen: dict[tuple[str, str], float] = {}
+
+    def count(self, now: float) -> int | None:
+        if not self.port:
+            return None
+        current = set()
+        for name in ("tcp", "tcp6"):
+            current |= parse_proc_net_tcp(_read(f"{self.proc}/net/{name}") or "", self.port)
+        self.first_seen = {key: self.first_seen.get(key, now) for key in current}
+        return sum(1 for since in self.first_seen.values() if now - since > self.grace)
 
 
 # ---- readers ----
@@ -368,6 +416,7 @@ class Sampler:
         self.ncpu = int(env.get("SLURM_CPUS_ON_NODE") or os.cpu_count() or 1)
         mem_mb = env.get("SLURM_MEM_PER_NODE")
         self.mem_limit = int(mem_mb) * 1024 * 1024 if mem_mb and mem_mb.isdigit() else None
+        self.ssh = SshWatch(getattr(args, "ssh_port", None), getattr(args, "ssh_grace", 30.0))
         self.n = 0
         self.disk = (None, None, 0.0)  # workspace, scratch, when measured
         self.last = None
@@ -413,7 +462,7 @@ class Sampler:
                 "node_cpu": node_cpu, "disk_ws": ws, "disk_scratch": scratch,
                 "net_rx": round(max(current["rx"] - last["rx"], 0) / dt, 1),
                 "net_tx": round(max(current["tx"] - last["tx"], 0) / dt, 1),
-                "gpu": gpu, "gpu_note": note}
+                "gpu": gpu, "gpu_note": note, "ssh": self.ssh.count(time.monotonic())}
 
 
 def append(path: str, line: str, max_bytes: int) -> None:
@@ -436,6 +485,9 @@ def main(argv=None) -> int:
     parser.add_argument("--scratch", action="append")
     parser.add_argument("--disk-every", type=float, default=300.0)
     parser.add_argument("--max-bytes", type=int, default=1024 * 1024)
+    parser.add_argument("--ssh-port", type=int, default=None)
+    parser.add_argument("--ssh-grace", type=float, default=30.0,
+                        help="sshd's LoginGraceTime: older connections are logged in")
     parser.add_argument("--count", type=int, default=0, help="stop after N samples (tests)")
     args = parser.parse_args(argv)
     stop = threading.Event()

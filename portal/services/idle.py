@@ -90,6 +90,21 @@ def touch(session_id: int, kind: str = "proxy", now: datetime | None = None) -> 
         return False
 
 
+def note_activity(session_id: int, kind: str, at: datetime) -> bool:
+    """Record use the worker saw (SSH logins counted by the session's sampler), inside the
+    caller's transaction (the worker commits per session; a second connection here would
+    wait for the worker's own write lock on SQLite). Only moves the activity forward;
+    returns whether it did."""
+    row = db.session.get(SessionIdle, session_id)
+    if row is None:
+        row = SessionIdle(session_id=session_id, warned=[])
+        db.session.add(row)
+    if row.last_activity_at is not None and row.last_activity_at >= at:
+        return False
+    row.last_activity_at, row.last_activity_kind = at, kind
+    return True
+
+
 def forget_memo() -> None:
     """Tests: make the next touch write."""
     with _memo_lock:

@@ -213,7 +213,29 @@ def ingest(session: Session, files, now: datetime | None = None) -> int:
         note = last.get("gpu_note")
         cursor.gpu_note = note[:255] if isinstance(note, str) and not last.get("gpu") else None
         _prune(session.id, cursor.last_at)
+        _ssh_activity(session, samples, now or utcnow())
     return len(samples)
+
+
+def ssh_seen_at(samples: list[dict], now: datetime) -> datetime | None:
+    """When the sampler last counted a logged-in SSH connection ("ssh" > 0) among these
+    samples; a node clock ahead of the portal's is cut at `now`."""
+    times = [_num(s.get("t")) for s in samples
+             if isinstance(s.get("ssh"), int) and not isinstance(s.get("ssh"), bool)
+             and s["ssh"] > 0]
+    times = [t for t in times if t is not None]
+    if not times:
+        return None
+    return min(datetime.fromtimestamp(max(times), UTC).replace(tzinfo=None), now)
+
+
+def _ssh_activity(session: Session, samples: list[dict], now: datetime) -> None:
+    """SSH use counts as activity for idle reclaim, like the proxy's and the terminal's."""
+    from portal.services import idle
+
+    seen = ssh_seen_at(samples, now)
+    if seen is not None:
+        idle.note_activity(session.id, "ssh", seen)
 
 
 def _prune(session_id: int, last_at: datetime) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.sshd import SshdSpec, render_config, sshd_argv
+from adapters.sshd import LOGIN_GRACE_S, SshdSpec, render_config, sshd_argv
 from portal.services.jobscript import container_argv, environment, mount_dir, resubmit_args
 
 SCRIPT_NAME = "session.sh"
@@ -191,6 +191,7 @@ def render(data: SessionScriptInput, sbatch_args: list[str]) -> str:
         monitor_file=data.monitor_file,
         metrics_file=data.metrics_file,
         monitor_interval=data.monitor_interval,
+        ssh_grace=LOGIN_GRACE_S,
         workspace=data.workspace,
         root=data.writable_root,
         root_argv=root_argv(data),
