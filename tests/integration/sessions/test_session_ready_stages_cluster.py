@@ -1,7 +1,8 @@
 """Issue #17 item 5 on the dev cluster: a real Jupyter session, watched through its owner's
 page as a browser would, records queued → started → container up → app answering once
 each and in order; the API shows the same stages, and Jupyter answers through the proxy
-from the moment the page says it does."""
+from the moment the page says it does. Once deleted, its page and JSON show what it used
+(item 6)."""
 
 from __future__ import annotations
 
@@ -72,5 +73,9 @@ def test_a_real_session_records_its_four_stages_in_order(portal):
         with app.test_request_context():
             sessions.delete_session(usersvc.get_user("alice"), session_id)
             db.session.remove()
-    wait_for(lambda: cycle(app) and _row(app, session_id)["state"] in ("ended", "failed"),
-             120, step=0.5, what="the session to end")
+    wait_for(lambda: cycle(app) and _row(app, session_id)["json"]["efficiency"], 120,
+             step=0.5, what="the ended session's efficiency (issue #17 item 6)")
+    used = _row(app, session_id)["json"]["efficiency"]
+    assert used["cpus"] == 1 and used["elapsed_s"] >= 1 and used["cpu_percent"] is not None
+    status, _, body = browser.request(f"/sessions/{session_id}")
+    assert status == 200 and 'data-testid="efficiency-cpu"' in body.decode()
