@@ -106,3 +106,10 @@ def test_job_folds_its_steps(jid, cpus, mem_mb, elapsed, steps):
     assert job.total_cpu_s == pytest.approx(total, abs=0.002)
     expected = max((round(k / 1024) for _, k in steps), default=None)
     assert job.max_rss_mb == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.text(max_size=12), min_size=0, max_size=9), max_size=6))
+def test_any_output_gives_problems_never_an_exception(rows):
+    usage, problems = acc.parse_usage("\n".join(FS.join(r) for r in rows))
+    assert isinstance(usage, dict) and isinstance(problems, list)
