@@ -12,6 +12,8 @@
 #   cluster.sh image-jupyter  build the session image var/images/jupyter from base if missing
 #   cluster.sh start-multi    opt-in second cluster devmulti: nodes gpu1 gpu2 cpu1, each in
 #                             its own network namespace (multi.sh; stop-multi, status-multi)
+#   cluster.sh start-2411     opt-in Slurm 24.11 cluster devcluster2411 in a Debian 13 root
+#                             (slurm2411.sh; stop-2411, status-2411)
 #
 # The cluster is a machine-wide singleton: /etc/slurm is shared by every checkout. The
 # installed slurm.conf records the state dir (VAR) it was started with and a hash of the
@@ -321,7 +323,12 @@ ensure_users() {
 ensure_dirs() {
 	install -d -m 0755 "$VAR" "$VAR/state" "$VAR/slurmd" "$VAR/run" "$VAR/log"
 	chmod 0755 "$REPO/var" 2>/dev/null || true
-	# Stand-in GPUs (see gres.conf.in): character devices with /dev/null's numbers.
+	ensure_fake_gpus
+}
+
+# Stand-in GPUs (see gres.conf.in): character devices with /dev/null's numbers, shared by
+# every dev cluster's node (devmulti's and devcluster2411's too).
+ensure_fake_gpus() {
 	install -d -m 0755 /dev/fakegpu
 	local i
 	for i in 0 1 2 3; do
@@ -722,9 +729,11 @@ cmd_image_jupyter() {
 # ------------------------------------------------------------------------ multi-node
 # shellcheck source=etc/devcluster/multi.sh
 . "$HERE/multi.sh"
+# shellcheck source=etc/devcluster/slurm2411.sh
+. "$HERE/slurm2411.sh"
 
 # ------------------------------------------------------------------------------- main
-usage() { sed -n '5,14s/^# \{0,3\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '5,16s/^# \{0,3\}//p' "${BASH_SOURCE[0]}"; }
 
 case ${1:-} in
 install) cmd_install ;;
@@ -741,6 +750,9 @@ image-jupyter) cmd_image_jupyter ;;
 start-multi) cmd_start_multi ;;
 stop-multi) cmd_stop_multi ;;
 status-multi) cmd_status_multi ;;
+start-2411) cmd_start_2411 ;;
+stop-2411) cmd_stop_2411 ;;
+status-2411) cmd_status_2411 ;;
 -h | --help | help) usage ;;
 *) usage >&2; exit 2 ;;
 esac

@@ -336,11 +336,7 @@ cmd_start_multi() {
 	munge_ok || die "munge is not running: start the main cluster first (cluster.sh start)"
 	timeout 10 sacctmgr -n show cluster >/dev/null 2>&1 ||
 		die "slurmdbd does not answer: start the main cluster first (cluster.sh start)"
-	local i
-	install -d -m 0755 /dev/fakegpu # the same stand-in GPUs as the main node (ensure_dirs)
-	for i in 0 1 2 3; do
-		[[ -c /dev/fakegpu/nvidia$i ]] || { rm -f "/dev/fakegpu/nvidia$i"; mknod -m 0666 "/dev/fakegpu/nvidia$i" c 1 3; }
-	done
+	ensure_fake_gpus # the same stand-in GPUs as the main node
 	if [[ -r $METC/slurm.conf && $(m_installed_hash) != "$(m_config_hash)" ]]; then
 		say "devmulti's templates changed: restarting it"
 		m_stop_daemons
