@@ -257,6 +257,10 @@ from portal.cli_gateway import register as _register_gateway  # noqa: E402 - nee
 
 _register_gateway(main)
 
+from portal.cli_idle import register as _register_idle  # noqa: E402 - needs `main`
+
+_register_idle(main)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

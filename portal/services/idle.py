@@ -34,7 +34,7 @@ from sqlalchemy import func, select, update
 
 from adapters.errors import AdapterError
 from portal import db
-from portal.models import IdlePolicy, Project, Session, SessionIdle, SessionMetric
+from portal.models import IdlePolicy, Project, Session, SessionIdle, SessionMetric, User
 from portal.services import Forbidden, NotFound, ServiceError, audit
 
 log = logging.getLogger(__name__)
@@ -208,10 +208,27 @@ def set_policy(actor, project_id: int, *, limit_s, warn_s, gpu_threshold=5.0) ->
         db.session.add(row)
     row.limit_s, row.warn_s, row.gpu_threshold = limit, points, threshold
     row.updated_at, row.updated_by_id = db.utcnow(), actor.id
-    audit.record("project.idle_policy", f"project:{project_id}", actor=actor, commit=False,
+    # the operator at a shell (root, no portal user) is named by the CLI's audit source
+    audit.record("project.idle_policy", f"project:{project_id}",
+                 actor=actor if getattr(actor, "id", None) else None, commit=False,
                  limit_s=limit, warn_s=points, gpu_threshold=threshold)
     db.session.commit()
     return row
+
+
+def policy_view(project_id: int) -> dict:
+    """A project's policy as the API and the CLI show it (enabled False: no reclaim)."""
+    project = db.session.get(Project, project_id)
+    if project is None:
+        raise NotFound(_l("No such project."))
+    row = db.session.get(IdlePolicy, project_id)
+    by = db.session.get(User, row.updated_by_id) if row and row.updated_by_id else None
+    return {"project_id": project.id, "account": project.account,
+            "enabled": bool(row and row.limit_s and row.limit_s > 0),
+            "limit_s": row.limit_s if row else 0, "warn_s": list(row.warn_s or []) if row else [],
+            "gpu_threshold": row.gpu_threshold if row else 5.0,
+            "updated_at": row.updated_at.isoformat() + "Z" if row and row.updated_at else None,
+            "updated_by": by.username if by else None}
 
 
 # -- one session's state -----------------------------------------------------------------
