@@ -1,7 +1,4 @@
 """F11/F12 account pages: cloud-platform activation, operation log, contact admin."""
 
-from flask import Blueprint
-
-bp = Blueprint("account", __name__, url_prefix="/account")
-
-from portal.account import routes  # noqa: E402,F401
+from portal.account import routes  # noqa: F401
+from portal.account.blueprint import bp  # noqa: F401 - the app registers it

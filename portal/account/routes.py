@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from portal.account import bp
+from portal.account.blueprint import bp
 from portal.account.forms import ContactTextForm
 from portal.services import ServiceError, oplog
 from portal.services import account as accounts

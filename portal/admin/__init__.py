@@ -3,8 +3,5 @@
 One module per admin area; every page is for platform administrators only (403 else).
 """
 
-from flask import Blueprint
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-from portal.admin import idle, projects, qos, users  # noqa: E402,F401
+from portal.admin import idle, projects, qos, users  # noqa: F401
+from portal.admin.blueprint import bp  # noqa: F401 - the app registers it

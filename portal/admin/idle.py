@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from portal import db
-from portal.admin import bp
+from portal.admin.blueprint import bp
 from portal.auth.decorators import admin_required
 from portal.models import IdlePolicy, Project
 from portal.services import ServiceError

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from portal.admin import bp
+from portal.admin.blueprint import bp
 from portal.admin.forms import CreateProjectForm, DecisionForm, ProjectSettingsForm
 from portal.auth.decorators import admin_required
 from portal.projects.helpers import attempt, form_expired, guarded

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from portal.admin import bp
+from portal.admin.blueprint import bp
 from portal.admin.forms import QosForm
 from portal.auth.decorators import admin_required
 from portal.projects.helpers import attempt, form_expired, guarded

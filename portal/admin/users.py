@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal import db
-from portal.admin import bp
+from portal.admin.blueprint import bp
 from portal.admin.forms import UserForm
 from portal.auth.decorators import admin_required
 from portal.models import User

@@ -1,22 +1,20 @@
 """The JSON API under /api/v1: personal access tokens, JSON errors, an OpenAPI document."""
 
-from flask import Blueprint
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from portal.api import (  # noqa: E402,F401
-    audit,  # noqa: E402,F401
-    costs,  # noqa: E402,F401
-    custom_images,  # noqa: E402,F401
-    gpu_usage,  # noqa: E402,F401
-    idempotency,  # noqa: E402,F401 - Idempotency-Key on every POST (issue #13)
+from portal.api import (  # noqa: F401 - each module adds its routes to bp
+    audit,
+    costs,
+    custom_images,
+    gpu_usage,
+    idempotency,  # Idempotency-Key on every POST (issue #13)
+    idle_policy,  # a project's idle reclaim (issue #17)
     jobs,
     keys,
-    monitoring,  # noqa: E402,F401
-    orders,  # noqa: E402,F401
+    monitoring,
+    orders,
     projects,
     routes,
     sessions,
-    wallet,  # noqa: E402,F401
+    wallet,
     whitelists,
 )
+from portal.api.blueprint import bp  # noqa: F401 - the app registers it

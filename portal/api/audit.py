@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from portal.api import bp
 from portal.api.audit_openapi import register
 from portal.api.auth import token_required
+from portal.api.blueprint import bp
 from portal.services import ServiceError, oplog
 
 register()

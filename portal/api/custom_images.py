@@ -4,8 +4,8 @@ one it is the admins' public-image registration, portal.api.sessions)."""
 
 from flask import g, jsonify, request
 
-from portal.api import bp
 from portal.api.auth import token_required
+from portal.api.blueprint import bp
 from portal.api.custom_images_openapi import register
 from portal.services import ServiceError
 from portal.services import custom_images as svc

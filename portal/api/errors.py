@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
-from portal.api import bp
+from portal.api.blueprint import bp
 from portal.services import ServiceError
 
 

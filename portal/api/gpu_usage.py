@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from portal.api import bp
 from portal.api.auth import token_required
+from portal.api.blueprint import bp
 from portal.api.gpu_usage_openapi import register
 from portal.services import gpu_usage as svc
 

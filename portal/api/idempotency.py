@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from flask import Response, g, jsonify, request
 
-from portal.api import bp
 from portal.api.auth import token_required
+from portal.api.blueprint import bp
 from portal.api.errors import error_response
 from portal.services import ServiceError
 from portal.services import idempotency as idem

@@ -7,8 +7,8 @@ current project.
 
 from flask import Response, g, jsonify, request
 
-from portal.api import bp
 from portal.api.auth import token_required
+from portal.api.blueprint import bp
 from portal.api.errors import error_response
 from portal.api.jobs_openapi import register
 from portal.services import ServiceError, joblog, jobtemplates, schedules

@@ -7,8 +7,8 @@ never from the user's files, so polling it costs the cluster nothing.
 
 from flask import g, jsonify, request
 
-from portal.api import bp
 from portal.api.auth import token_required
+from portal.api.blueprint import bp
 from portal.api.monitoring_openapi import register
 from portal.services import monitoring
 from portal.services import sessions as svc

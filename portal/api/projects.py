@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from portal.api import bp
 from portal.api.auth import admin_required, token_required
+from portal.api.blueprint import bp
 from portal.api.projects_openapi import register
 from portal.services import Forbidden, ServiceError, project_expiry, project_settings
 from portal.services import project_rules as rules

@@ -1,7 +1,7 @@
 from flask import g, jsonify
 
-from portal.api import bp
 from portal.api.auth import token_required
+from portal.api.blueprint import bp
 from portal.api.errors import error_response  # also registers the handlers
 from portal.api.openapi import openapi_document
 from portal.services import audit, cluster, tokens, users

@@ -6,8 +6,8 @@ batch create: {"members": {"<username>": <count>, ...}} plus the usual fields.
 
 from flask import g, jsonify, request
 
-from portal.api import bp
 from portal.api.auth import token_required
+from portal.api.blueprint import bp
 from portal.api.errors import error_response
 from portal.api.sessions_openapi import register
 from portal.services import ServiceError, public_images, sessionbatch

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from flask import g, jsonify, request
 
-from portal.api import bp
 from portal.api.auth import token_required
+from portal.api.blueprint import bp
 from portal.api.wallet_openapi import register
 from portal.services import ServiceError
 from portal.services import wallet as svc

@@ -1,7 +1,4 @@
 """F1: login and logout."""
 
-from flask import Blueprint
-
-bp = Blueprint("auth", __name__)
-
-from portal.auth import routes  # noqa: E402,F401
+from portal.auth import routes  # noqa: F401
+from portal.auth.blueprint import bp  # noqa: F401 - the app registers it

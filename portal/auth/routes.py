@@ -4,7 +4,7 @@ from flask import flash, make_response, redirect, render_template, request, sess
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal.auth import bp
+from portal.auth.blueprint import bp
 from portal.auth.forms import LoginForm, LogoutForm
 from portal.auth.redirects import safe_next
 from portal.net import client_address

@@ -1,7 +1,4 @@
 """F11 cost analysis (/costs/) and the admins' prices page (/admin/prices/)."""
 
-from flask import Blueprint
-
-bp = Blueprint("costs", __name__)
-
-from portal.costs import routes  # noqa: E402,F401
+from portal.costs import routes  # noqa: F401
+from portal.costs.blueprint import bp  # noqa: F401 - the app registers it

@@ -8,7 +8,7 @@ from adapters.billing_weights import format_weights, same_weights
 from adapters.errors import AdapterError
 from portal.auth.decorators import admin_required
 from portal.config import REPO_ROOT
-from portal.costs import bp
+from portal.costs.blueprint import bp
 from portal.costs.forms import PriceForm
 from portal.projects.helpers import attempt, form_expired
 from portal.services import ServiceError, prices

@@ -4,7 +4,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.custom_images import bp
+from portal.custom_images.blueprint import bp
 from portal.custom_images.forms import CommitForm, DeleteForm
 from portal.projects.helpers import attempt, form_expired, guarded
 from portal.services import ServiceError

@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from portal.config import REPO_ROOT
-from portal.gpu_usage import bp
+from portal.gpu_usage.blueprint import bp
 from portal.services import ServiceError
 from portal.services import gpu_usage as svc
 

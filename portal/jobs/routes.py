@@ -3,7 +3,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from portal.jobs import bp
+from portal.jobs.blueprint import bp
 from portal.jobs.forms import JobForm, fill_choices
 from portal.services import ServiceError, cluster, joblog, jobtemplates
 from portal.services import estimate as estimates

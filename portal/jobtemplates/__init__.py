@@ -3,8 +3,5 @@
 Named `jobtemplates` so it cannot be confused with the top-level `templates/` folder.
 """
 
-from flask import Blueprint
-
-bp = Blueprint("jobtemplates", __name__, url_prefix="/templates")
-
-from portal.jobtemplates import routes  # noqa: E402,F401
+from portal.jobtemplates import routes  # noqa: F401
+from portal.jobtemplates.blueprint import bp  # noqa: F401 - the app registers it

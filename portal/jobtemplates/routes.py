@@ -4,7 +4,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from portal.jobs.forms import JobForm, fill_choices
-from portal.jobtemplates import bp
+from portal.jobtemplates.blueprint import bp
 from portal.services import ServiceError, cluster, jobtemplates
 from portal.services.images import available_images
 from portal.services.jobdisplay import gpu_model_names, hardware

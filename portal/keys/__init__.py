@@ -1,7 +1,4 @@
 """F9 SSH keys: list, generate (private key downloaded once), import, delete."""
 
-from flask import Blueprint
-
-bp = Blueprint("keys", __name__, url_prefix="/keys")
-
-from portal.keys import routes  # noqa: E402,F401
+from portal.keys import routes  # noqa: F401
+from portal.keys.blueprint import bp  # noqa: F401 - the app registers it

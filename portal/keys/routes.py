@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from portal.keys import bp
+from portal.keys.blueprint import bp
 from portal.keys.forms import CreateKeyForm, ImportKeyForm
 from portal.services import ServiceError, keys
 

@@ -3,7 +3,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from portal.auth.redirects import safe_next
-from portal.main import bp
+from portal.main.blueprint import bp
 from portal.menu import find_item
 from portal.services import ServiceError, cluster, users
 

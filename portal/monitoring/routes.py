@@ -6,7 +6,7 @@ from flask import abort, jsonify, request, send_file
 from flask_login import current_user, login_required
 
 from portal.config import REPO_ROOT
-from portal.monitoring import bp
+from portal.monitoring.blueprint import bp
 from portal.services import ServiceError, monitoring
 from portal.services import sessions as svc
 

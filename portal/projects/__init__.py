@@ -1,7 +1,4 @@
 """F2 projects: cards with live usage, detail, the managers' edit page, extension requests."""
 
-from flask import Blueprint
-
-bp = Blueprint("projects", __name__, url_prefix="/projects")
-
-from portal.projects import routes  # noqa: E402,F401
+from portal.projects import routes  # noqa: F401
+from portal.projects.blueprint import bp  # noqa: F401 - the app registers it

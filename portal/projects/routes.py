@@ -4,7 +4,7 @@ from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.projects import bp
+from portal.projects.blueprint import bp
 from portal.projects.forms import AddMemberForm, DetailsForm, ExtensionForm, RoleForm
 from portal.projects.helpers import attempt, form_expired, guarded
 from portal.services import project_expiry, projects

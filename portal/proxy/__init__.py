@@ -6,11 +6,5 @@ own CSRF checks (the proxy authenticates to it with the session's token), so the
 form CSRF does not apply here; cross-site requests are refused by their Origin instead.
 """
 
-from flask import Blueprint
-
-from portal.extensions import csrf
-
-bp = Blueprint("proxy", __name__)
-csrf.exempt(bp)
-
-from portal.proxy import routes, terminal  # noqa: E402,F401
+from portal.proxy import routes, terminal  # noqa: F401
+from portal.proxy.blueprint import bp  # noqa: F401 - the app registers it

@@ -19,7 +19,8 @@ from flask_login import current_user
 from adapters import upstream
 from portal.extensions import login_manager
 from portal.net import client_address
-from portal.proxy import bp, headers, websocket
+from portal.proxy import headers, websocket
+from portal.proxy.blueprint import bp
 from portal.services import ServiceError
 from portal.services import proxy as rules
 from portal.services.sessions import probe

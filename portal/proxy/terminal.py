@@ -23,7 +23,8 @@ from simple_websocket import ConnectionClosed
 from adapters.errors import AdapterError
 from adapters.pty import TerminalProcess, srun_attach_argv
 from portal.net import client_address
-from portal.proxy import bp, websocket
+from portal.proxy import websocket
+from portal.proxy.blueprint import bp
 from portal.proxy.routes import _refusal
 from portal.services import ServiceError, audit, idle
 from portal.services import proxy as rules

@@ -1,7 +1,4 @@
 """F8 schedules: cron trigger in an IANA timezone, window, template, single/multi-line."""
 
-from flask import Blueprint
-
-bp = Blueprint("schedules", __name__, url_prefix="/schedules")
-
-from portal.schedules import routes  # noqa: E402,F401
+from portal.schedules import routes  # noqa: F401
+from portal.schedules.blueprint import bp  # noqa: F401 - the app registers it

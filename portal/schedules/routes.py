@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 
-from portal.schedules import bp
+from portal.schedules.blueprint import bp
 from portal.schedules.forms import ScheduleForm
 from portal.services import ServiceError, jobtemplates, schedules
 from portal.services import crontime as ct

@@ -23,7 +23,7 @@ from portal.services.extend import ends_at
 from portal.services.sessiondisplay import session_view
 from portal.services.sessionspec import parse_request
 from portal.services.users import current_membership
-from portal.sessions import bp
+from portal.sessions.blueprint import bp
 from portal.sessions.forms import form_context, form_data, summary
 
 # xterm.js comes from npm (package-lock.json), served from our own origin (CSP 'self').

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 
 from portal.auth.redirects import safe_next
 from portal.services import ServiceError, audit, tokens, users
-from portal.settings import bp
+from portal.settings.blueprint import bp
 from portal.settings.forms import PasswordForm, TokenForm
 
 

@@ -1,7 +1,4 @@
 """F11 wallet: per-project balance, transactions with filters, admins' top-ups."""
 
-from flask import Blueprint
-
-bp = Blueprint("wallet", __name__, url_prefix="/wallet")
-
-from portal.wallet import routes  # noqa: E402,F401
+from portal.wallet import routes  # noqa: F401
+from portal.wallet.blueprint import bp  # noqa: F401 - the app registers it

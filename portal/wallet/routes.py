@@ -9,7 +9,7 @@ from portal.services import ServiceError
 from portal.services import estimate as estimates
 from portal.services import wallet as svc
 from portal.services.slurm_reasons import describe
-from portal.wallet import bp
+from portal.wallet.blueprint import bp
 from portal.wallet.forms import TopUpForm
 
 

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from portal.services import ServiceError, whitelists
-from portal.whitelists import bp
+from portal.whitelists.blueprint import bp
 from portal.whitelists.forms import RulesForm, WhitelistForm
 
 

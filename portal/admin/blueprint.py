@@ -1,0 +1,6 @@
+"""The `admin` blueprint, in a module of its own so that the package imports its
+views and the views import the blueprint without importing each other."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")

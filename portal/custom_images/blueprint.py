@@ -1,0 +1,6 @@
+"""The `custom_images` blueprint, in a module of its own so that the package imports its
+views and the views import the blueprint without importing each other."""
+
+from flask import Blueprint
+
+bp = Blueprint("custom_images", __name__, url_prefix="/custom-images")

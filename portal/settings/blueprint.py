@@ -1,0 +1,6 @@
+"""The `settings` blueprint, in a module of its own so that the package imports its
+views and the views import the blueprint without importing each other."""
+
+from flask import Blueprint
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
