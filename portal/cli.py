@@ -245,6 +245,10 @@ from portal.cli_projects import register as _register_projects  # noqa: E402 - n
 
 _register_projects(main)
 
+from portal.cli_admin import register as _register_admin  # noqa: E402 - needs `main`
+
+_register_admin(main)
+
 from portal.cli_wallet import register as _register_wallet  # noqa: E402 - needs `main`
 
 _register_wallet(main)

@@ -137,3 +137,8 @@ def _report(diffs, as_json: bool, planned: list) -> None:
         click.echo("would run: " + " ".join(argv))
     if not diffs:
         click.echo("the portal and Slurm agree")
+
+
+def register(main) -> None:
+    main.add_command(qos)
+    main.add_command(accounts)

@@ -278,8 +278,4 @@ def project_enforce_expiry():
 
 
 def register(main) -> None:
-    from portal.cli_admin import accounts, qos
-
     main.add_command(project)
-    main.add_command(qos)
-    main.add_command(accounts)
