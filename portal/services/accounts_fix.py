@@ -7,10 +7,19 @@ fixes change rows that the caller commits.
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from portal import db
-from portal.models import Membership, Project, ProjectRole, ProjectStatus
+from portal.models import Membership, Project, ProjectRole, ProjectStatus, User
 from portal.services import project_slurm as ps
-from portal.services.accounts_sync import membership, portal_user
+
+
+def portal_user(unix_user: str) -> User | None:
+    return db.session.scalar(select(User).where(User.unix_user == unix_user).limit(1))
+
+
+def membership(project: Project, unix_user: str) -> Membership | None:
+    return next((m for m in project.memberships if m.user.unix_user == unix_user), None)
 
 
 def to_slurm(acc, state, project: Project | None, diff) -> str | None:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from adapters.errors import AdapterError
 from portal import db
-from portal.models import Membership, Project, ProjectRole, User
+from portal.models import Project, ProjectRole
 from portal.services import project_slurm as ps
 from portal.services.approvals import approved_account
 from portal.services.projects import _audit
@@ -182,11 +182,3 @@ def fix(diffs: list[Difference], direction: str, accounts=None) -> list[Differen
             db.session.rollback()
             diff.outcome = f"not fixed: {exc.message}"
     return diffs
-
-
-def portal_user(unix_user: str) -> User | None:
-    return db.session.scalar(select(User).where(User.unix_user == unix_user).limit(1))
-
-
-def membership(project: Project, unix_user: str) -> Membership | None:
-    return next((m for m in project.memberships if m.user.unix_user == unix_user), None)
