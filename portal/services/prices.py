@@ -54,22 +54,23 @@ from adapters.errors import AdapterError
 from portal import db
 from portal.models import Price, User
 from portal.services import Forbidden, ServiceError, audit
-from portal.services.pricing import CPU, gpu_resource, prices_at
+from portal.services.pricing import (  # noqa: F401 - billing_scale, applying: callers use prices.*
+    CPU,
+    applying,
+    billing_scale,
+    desired_weights,
+    gpu_resource,
+    prices_at,
+    weight_of,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_PRICE = Decimal("1000000")
 PLACES = Decimal("0.0001")
-DEFAULT_SCALE = 100
 DEFAULT_CHECK_SECONDS = 300.0
 _MODEL = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,31}$")
 _last_check = {"at": 0.0}
-
-
-def billing_scale() -> Decimal:
-    """Billing units per currency unit (weight = hourly price × scale)."""
-    value = current_app.config.get("BILLING_UNITS_PER_CURRENCY") or DEFAULT_SCALE
-    return Decimal(str(value))
 
 
 # -- input ------------------------------------------------------------------------------
@@ -123,13 +124,6 @@ class PriceView:
                 "effective_from": self.effective_from.isoformat() + "Z"
                 if self.effective_from else None,
                 "set_by": self.set_by, "billing_weight": self.weight}
-
-
-def weight_of(hourly: Decimal) -> str:
-    """The billing weight for an hourly price, as Slurm reads it ("10", "2.5")."""
-    value = (Decimal(hourly) * billing_scale()).normalize()
-    text = format(value, "f")
-    return text if "." not in text else text.rstrip("0").rstrip(".") or "0"
 
 
 def known_gpu_models() -> list[str]:
@@ -201,29 +195,6 @@ def set_price(actor, resource: object, amount: object, *, apply: bool = True) ->
 
 
 # -- Slurm billing weights --------------------------------------------------------------
-
-
-def applying() -> bool:
-    value = current_app.config.get("BILLING_WEIGHTS_APPLY")
-    if value is None:
-        return not current_app.config.get("TESTING")
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-def desired_weights(existing: dict[str, str], prices: dict[str, Decimal]) -> dict[str, str]:
-    """`existing` with the portal's weights put in (see the module doc)."""
-    out = dict(existing)
-    if CPU in prices:
-        out = {k: v for k, v in out.items() if k.casefold() != "cpu"}
-        out["CPU"] = weight_of(prices[CPU])
-    gpus = {r[4:]: p for r, p in prices.items() if r.startswith("gpu:") and r[4:]}
-    if gpus:
-        out = {k: v for k, v in out.items() if not k.casefold().startswith("gres/gpu")}
-        for model in sorted(gpus):
-            out[f"GRES/gpu:{model}"] = weight_of(gpus[model])
-    return out
 
 
 def _partitions_wanted() -> set[str] | None:

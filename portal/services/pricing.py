@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from flask import current_app
 from sqlalchemy import select
 
 from portal import db
@@ -37,8 +38,49 @@ from portal.models.accounting import Price
 
 CPU = "cpu"
 PLACES = Decimal("0.0001")
+DEFAULT_SCALE = 100  # billing units per currency unit unless BILLING_UNITS_PER_CURRENCY says
 # Mem weights may carry a unit: the weight is per that unit of memory (Slurm counts MB).
 _MEM_UNIT_MB = {"": 1, "M": 1, "K": Decimal(1) / 1024, "G": 1024, "T": 1024**2, "P": 1024**3}
+
+
+# -- prices and Slurm weights (portal.services.prices sets prices; these turn them into
+# the weights Slurm bills by) ---------------------------------------------------------
+
+
+def billing_scale() -> Decimal:
+    """Billing units per currency unit (weight = hourly price × scale)."""
+    value = current_app.config.get("BILLING_UNITS_PER_CURRENCY") or DEFAULT_SCALE
+    return Decimal(str(value))
+
+
+def weight_of(hourly: Decimal) -> str:
+    """The billing weight for an hourly price, as Slurm reads it ("10", "2.5")."""
+    value = (Decimal(hourly) * billing_scale()).normalize()
+    text = format(value, "f")
+    return text if "." not in text else text.rstrip("0").rstrip(".") or "0"
+
+
+def applying() -> bool:
+    value = current_app.config.get("BILLING_WEIGHTS_APPLY")
+    if value is None:
+        return not current_app.config.get("TESTING")
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def desired_weights(existing: dict[str, str], prices: dict[str, Decimal]) -> dict[str, str]:
+    """`existing` with the portal's weights put in (see portal.services.prices)."""
+    out = dict(existing)
+    if CPU in prices:
+        out = {k: v for k, v in out.items() if k.casefold() != "cpu"}
+        out["CPU"] = weight_of(prices[CPU])
+    gpus = {r[4:]: p for r, p in prices.items() if r.startswith("gpu:") and r[4:]}
+    if gpus:
+        out = {k: v for k, v in out.items() if not k.casefold().startswith("gres/gpu")}
+        for model in sorted(gpus):
+            out[f"GRES/gpu:{model}"] = weight_of(gpus[model])
+    return out
 
 
 def gpu_resource(model: str | None) -> str:
@@ -112,8 +154,6 @@ def slurm_weights(view: Mapping | None, partition: str | None) -> dict[str, str]
 def weights_for(view: Mapping | None, partition: str | None,
                 at: datetime | None = None) -> tuple[dict[str, str], bool]:
     """(the weights Slurm bills this partition with, whether they are known)."""
-    from portal.services.prices import applying, desired_weights
-
     prices = prices_at(at)
     have = slurm_weights(view, partition)
     if have is None:
@@ -154,7 +194,6 @@ def rate(gpu_model: str | None, gpu_count: int, cpus: int, mem_gb: int | float =
     """What one hour of this request costs in `partition` (None: the default partition).
     `view` is the cached cluster view (read when not given)."""
     from portal.services import cluster
-    from portal.services.prices import billing_scale
 
     if view is None:
         view = cluster.cached_view()
