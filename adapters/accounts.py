@@ -41,7 +41,7 @@ from adapters.accounts_values import (
 )
 from adapters.dbdlock import one_change_at_a_time
 from adapters.errors import AdapterError, SlurmRejected, SlurmUnreachable, classify_failure
-from adapters.runner import MINIMAL_PATH, CommandResult, CommandRunner, validate_user
+from adapters.runner import CommandResult, CommandRunner, command_path, validate_user
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class SlurmAccounts:
     def _bin(self) -> str:
         if self.bin_dir:
             return os.path.join(self.bin_dir, "sacctmgr")
-        return shutil.which("sacctmgr", path=MINIMAL_PATH) or "sacctmgr"
+        return shutil.which("sacctmgr", path=command_path()) or "sacctmgr"
 
     def _read(self, args: list[str]) -> str:
         result = self.runner.run(self._argv(args), as_user=self.operator, check=False)

@@ -19,7 +19,7 @@ import re
 import shutil
 
 from adapters.errors import AdapterError, SlurmRejected, SlurmUnreachable, classify_failure
-from adapters.runner import MINIMAL_PATH, CommandRunner, validate_user
+from adapters.runner import CommandRunner, command_path, validate_user
 from adapters.scheduler.values import parse_kv
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_/:.\-]{0,63}$")
@@ -117,7 +117,7 @@ class SlurmBillingWeights:
     def _bin(self, name: str) -> str:
         if self.bin_dir:
             return f"{self.bin_dir.rstrip('/')}/{name}"
-        return shutil.which(name, path=MINIMAL_PATH) or name
+        return shutil.which(name, path=command_path()) or name
 
 
 __all__ = ["AdapterError", "SlurmBillingWeights", "format_weights", "parse_weights",

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from adapters.accounts_values import BASE_FLAGS, NOTHING, check_name
 from adapters.dbdlock import one_change_at_a_time
 from adapters.errors import AdapterError, SlurmRejected, SlurmUnreachable, classify_failure
-from adapters.runner import MINIMAL_PATH, CommandRunner, validate_user
+from adapters.runner import CommandRunner, command_path, validate_user
 
 _QOS_HEAD = re.compile(r"^QOS=(?P<name>[^()\s]+)\((?P<id>\d+)\)\s*$")
 _BILLING = re.compile(r"(?:^|,)billing=(?P<limit>N|\d+)\((?P<used>\d+)\)(?:,|$)")
@@ -126,7 +126,7 @@ class SlurmBudget:
     def _bin(self, name: str) -> str:
         if self.bin_dir:
             return f"{self.bin_dir.rstrip('/')}/{name}"
-        return shutil.which(name, path=MINIMAL_PATH) or name
+        return shutil.which(name, path=command_path()) or name
 
 
 def _failure(result) -> AdapterError:

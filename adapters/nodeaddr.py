@@ -17,7 +17,7 @@ import threading
 import time
 
 from adapters.errors import AdapterError
-from adapters.runner import MINIMAL_PATH, CommandRunner
+from adapters.runner import CommandRunner, command_path
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,252}$")
 _ADDR = re.compile(r"(?:^|\s)NodeAddr=(\S+)")
@@ -39,7 +39,7 @@ def node_address(runner: CommandRunner, node: str, *, bin_dir: str | None = None
     if hit is not None and now - hit[0] < TTL_SECONDS:
         return hit[1]
     scontrol = (os.path.join(bin_dir, "scontrol") if bin_dir
-                else shutil.which("scontrol", path=MINIMAL_PATH) or "scontrol")
+                else shutil.which("scontrol", path=command_path()) or "scontrol")
     try:
         out = runner.run([scontrol, "--oneliner", "show", "node", node], timeout=10).stdout
     except AdapterError:

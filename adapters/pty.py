@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 
 from adapters.errors import CommandNotFound
-from adapters.runner import MINIMAL_PATH, CommandRunner, validate_user
+from adapters.runner import CommandRunner, command_path, validate_user
 
 _JOB_ID = re.compile(r"^[0-9]+$")
 READ_CHUNK = 64 * 1024
@@ -34,7 +34,7 @@ STOP_GRACE = 3.0
 def _bin(name: str, bin_dir: str | None = None) -> str:
     if bin_dir:
         return os.path.join(bin_dir, name)
-    return shutil.which(name, path=MINIMAL_PATH) or name
+    return shutil.which(name, path=command_path()) or name
 
 
 def srun_attach_argv(job_id: str, inner: Sequence[str], *, bin_dir: str | None = None) -> list[str]:

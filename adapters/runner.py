@@ -84,6 +84,24 @@ def use_slurm_conf(path: str | os.PathLike | None) -> None:
         _process_env.pop("SLURM_CONF", None)
 
 
+def use_slurm_bin_dir(path: str | os.PathLike | None) -> None:
+    """Find commands in `path` before the system's, for every runner made from now on.
+
+    For a cluster whose clients are not the ones in /usr/bin (None: unset), e.g. Slurm
+    24.11's wrappers on a 22.05 host (etc/devcluster/slurm2411.sh): commands named without
+    a directory (also by a run-as helper such as runuser, which keeps PATH) are 24.11's.
+    """
+    if path:
+        _process_env["PATH"] = f"{os.fspath(path)}:{MINIMAL_PATH}"
+    else:
+        _process_env.pop("PATH", None)
+
+
+def command_path() -> str:
+    """The PATH in which adapters look up a command named without a directory."""
+    return _process_env.get("PATH", MINIMAL_PATH)
+
+
 def validate_user(user: str) -> str:
     """Return `user` if it is a plausible login name; raise ValueError otherwise."""
     if not isinstance(user, str) or not USER_NAME.fullmatch(user):

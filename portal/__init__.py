@@ -30,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     portal_config.load_secret(app)
     dbdlock.use(app.config.get("SLURMDBD_LOCK_FILE"))
     runner.use_slurm_conf(app.config.get("SLURM_CONF"))
+    runner.use_slurm_bin_dir(app.config.get("SLURM_BIN_DIR"))
 
     db.init_app(app)
     _init_login(app)

@@ -13,6 +13,7 @@ from portal import create_app, db
 from portal.config import Defaults
 from portal.migrate import upgrade
 from portal.services import users
+from tests.support import slurmversion
 
 PASSWORD = "correct horse battery"
 
@@ -33,6 +34,10 @@ if os.geteuid() == 0:
     os.environ.setdefault("PORTAL_SLURMDBD_LOCK_FILE",
                           "/var/lib/slurm-gpu-portal-tests/slurmdbd-changes.lock")
 dbdlock.use(os.environ.get("PORTAL_SLURMDBD_LOCK_FILE", Defaults.SLURMDBD_LOCK_FILE))
+# PORTAL_TEST_SLURM=2411 (`make test-2411`): the integration tests talk to the Slurm 24.11
+# dev cluster (`cluster.sh start-2411`) instead of 22.05's (tests/support/slurmversion.py).
+if slurmversion.is_2411():
+    slurmversion.use_2411()
 # slurmdbd may keep a second cluster (the multi-node dev cluster, `cluster.sh start-multi`):
 # apps the tests make change and read accounts on the one-node cluster only (SLURM_CLUSTER).
 os.environ.setdefault("PORTAL_SLURM_CLUSTER", "devcluster")

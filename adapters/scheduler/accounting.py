@@ -34,7 +34,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from adapters.runner import MINIMAL_PATH, CommandRunner, validate_user
+from adapters.runner import CommandRunner, command_path, validate_user
 from adapters.scheduler.parsers import job_id
 from adapters.scheduler.values import opt, parse_datetime, parse_tres
 
@@ -370,4 +370,4 @@ class SlurmAccounting:
     def _bin(self, name: str) -> str:
         if self.bin_dir:
             return f"{self.bin_dir.rstrip('/')}/{name}"
-        return shutil.which(name, path=MINIMAL_PATH) or name
+        return shutil.which(name, path=command_path()) or name

@@ -26,7 +26,7 @@ from adapters.errors import (
     SlurmRejected,
     SlurmUnreachable,
 )
-from adapters.runner import MINIMAL_PATH, CommandResult, CommandRunner, validate_user
+from adapters.runner import CommandResult, CommandRunner, command_path, validate_user
 from adapters.scheduler.base import ClusterInfo, JobInfo, JobSpec, JobState, Scheduler
 from adapters.scheduler.parsers import (
     FS,
@@ -407,7 +407,7 @@ class SlurmScheduler(Scheduler):
             if self.bin_dir:
                 path = os.path.join(self.bin_dir, name)
             else:  # not found: keep the bare name and let the runner say CommandNotFound
-                path = shutil.which(name, path=MINIMAL_PATH) or name
+                path = shutil.which(name, path=command_path()) or name
             self._paths[name] = path
         return path
 

@@ -17,6 +17,7 @@ import pytest
 from adapters.errors import CommandTimeout
 from adapters.runner import CommandRunner
 from adapters.scheduler import JobState, SlurmScheduler
+from tests.support import slurmversion
 
 pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
 
@@ -29,7 +30,7 @@ def slurmctld_pid(sched: SlurmScheduler) -> int:
         for line in config.splitlines()
         if line.split("=", 1)[0].strip() == "SlurmctldPidFile"
     )
-    pid = int(Path(pid_file).read_text().split()[0])
+    pid = int(slurmversion.daemon_path(pid_file).read_text().split()[0])
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     assert b"slurmctld" in cmdline, f"pid {pid} from {pid_file} is not slurmctld"
     return pid
