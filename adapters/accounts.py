@@ -3,8 +3,9 @@
 Projects are accounts, members are associations, managers are coordinators and quotas are
 QOS/association limits. Like ColdFront's Slurm plugin every change is an idempotent
 `sacctmgr -i` call: "Nothing new added", "Nothing modified", "Nothing deleted" and
-"Nothing removed" (exit status 1, nothing on stderr) mean the state is already there, and
-the call reports "unchanged" instead of failing. `noop=True` is a dry run: changes are
+"Nothing removed" (exit status 1, nothing on stderr; 24.11 also "Already existing account",
+"Nothing added") mean the state is already there, and the call reports "unchanged" instead
+of failing. `noop=True` is a dry run: changes are
 logged and kept in `.planned` instead of being made; reads still ask slurmdbd.
 
 Every call runs as the Slurm operator (the portal's own identity, or `operator` through
@@ -25,6 +26,7 @@ from adapters.accounts_values import (
     ACCOUNT_SETTINGS,
     ASSOC_FIELDS,
     BASE_FLAGS,
+    NOT_DONE,
     NOTHING,
     QOS_FIELDS,
     QOS_SETTINGS,
@@ -205,7 +207,9 @@ class SlurmAccounts:
             result = self.runner.run(argv, as_user=self.operator, check=False)
         if result.returncode == 0:
             return True
-        if not result.stderr.strip() and any(n in result.stdout.lower() for n in NOTHING):
+        said = result.stdout.lower()
+        if (not result.stderr.strip() and any(n in said for n in NOTHING)
+                and not any(n in said for n in NOT_DONE)):
             return False
         raise _failure(result)
 

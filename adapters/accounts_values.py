@@ -13,8 +13,14 @@ from dataclasses import dataclass, field
 from adapters.scheduler.values import parse_minutes
 
 BASE_FLAGS = ["-i", "--parsable2", "--noheader"]
-# Exit status 1 with one of these on stdout and nothing on stderr: already so.
-NOTHING = ("nothing new added", "nothing modified", "nothing deleted", "nothing removed")
+# Exit status 1 with one of these on stdout and nothing on stderr: already so. Slurm 24.11
+# says "Already existing account" (add account) and "Request didn't affect anything" /
+# "Nothing added." (add user) where 22.05 said "Nothing new added".
+NOTHING = ("nothing new added", "nothing modified", "nothing deleted", "nothing removed",
+           "already existing account", "nothing added")
+# ...unless stdout also says why nothing was done: 24.11 reports an unknown account there
+# ("No account X on cluster C, skipping." + "Nothing added."), 22.05 on stderr.
+NOT_DONE = ("skipping", "doesn't exist", "does not exist")
 # Slurm accepts wider names; these are the ones it keeps exactly as given.
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 TRES_KEY = re.compile(r"^(cpu|mem|node|billing|energy|gres/[a-z0-9_]+(:[a-z0-9_.-]+)?)$")

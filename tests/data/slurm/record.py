@@ -31,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
+from adapters import runner as runner_mod  # noqa: E402
 from adapters.errors import AdapterError  # noqa: E402
 from adapters.runner import CommandRunner  # noqa: E402
 from adapters.scheduler import JobSpec, JobState, SlurmScheduler  # noqa: E402
@@ -350,7 +351,11 @@ def main(argv=None):
     parser.add_argument(
         "--timeout-job", action="store_true", help="also wait (~2 min) for a job to reach TIMEOUT"
     )
+    parser.add_argument(
+        "--bin-dir", help="Slurm's commands from here (24.11 on a 22.05 host: "
+        "/var/lib/slurm-gpu-portal-2411/bin, with SLURM_CONF set to its client.conf)")
     opts = parser.parse_args(argv)
+    runner_mod.use_slurm_bin_dir(opts.bin_dir)
     rec = RecordingRunner(timeout=60)
     sched = SlurmScheduler(runner=rec)
     version = sched.version()

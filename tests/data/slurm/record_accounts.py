@@ -24,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
+from adapters import runner as runner_mod  # noqa: E402
 from adapters.accounts import SlurmAccounts  # noqa: E402
 from adapters.errors import AdapterError  # noqa: E402
 from adapters.runner import CommandRunner  # noqa: E402
@@ -101,7 +102,7 @@ def unreachable(out: Path) -> None:
     """Clients pointed at a closed slurmdbd port: what "slurmdbd is down" looks like."""
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp) / "slurm.conf"
-        lines = Path("/etc/slurm/slurm.conf").read_text().splitlines()
+        lines = Path(os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf")).read_text().splitlines()
         conf.write_text("\n".join("AccountingStoragePort=9" if ln.startswith(
             "AccountingStoragePort=") else ln for ln in lines) + "\n")
         runner = RecordingRunner(out, env={"SLURM_CONF": str(conf)})
@@ -111,6 +112,12 @@ def unreachable(out: Path) -> None:
 
 
 def main() -> None:
+    # Another Slurm's commands (24.11 on a 22.05 host): BIN_DIR=/var/lib/slurm-gpu-portal-2411/bin
+    # and SLURM_CONF=its client.conf in the environment.
+    bin_dir = os.environ.get("BIN_DIR")
+    runner_mod.use_slurm_bin_dir(bin_dir)
+    if bin_dir:
+        os.environ["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
     version = subprocess.run(["sacctmgr", "--version"], capture_output=True, text=True,
                              check=True).stdout.split()[-1]
     out = HERE / ".".join(version.split(".")[:2])
