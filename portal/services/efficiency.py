@@ -27,12 +27,13 @@ from adapters.scheduler.accounting import _TERMINAL_NAMES as TERMINAL
 from adapters.scheduler.accounting import JobUsage, SlurmAccounting
 from portal import db
 from portal.models import Efficiency, Job, Session, SessionMetric
-from portal.services.jobsync import ENDED
 
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(days=2)  # ended this recently and without a row: ask sacct
 BATCH = 200  # jobs per sacct call
+# A portal job's ended states (jobsync.ENDED; named here so this module imports no sync).
+JOB_ENDED = ("cancelled", "completed", "failed", "node_fail", "preempted", "timeout")
 
 
 def percent(used: float | None, held: float | None) -> float | None:
@@ -82,7 +83,7 @@ def candidates(now: datetime) -> list[tuple[str, object]]:
     """Ended jobs and sessions that ran, ended within WINDOW and have no row yet."""
     since = now - WINDOW
     out: list[tuple[str, object]] = []
-    for kind, model, ended in (("job", Job, tuple(sorted(ENDED))),
+    for kind, model, ended in (("job", Job, JOB_ENDED),
                                ("session", Session, ("ended", "failed"))):
         done = select(Efficiency.ref_id).where(Efficiency.kind == kind)
         out += [(kind, row) for row in db.session.scalars(

@@ -5,7 +5,7 @@ answering, each recorded once on the session row.
 - started: `started_at`, Slurm's StartTime once squeue says RUNNING (sessionsync.apply);
 - container up: `container_up_at`, the moment the job's services listened, as the job
   itself wrote it into its connection file ("ready", the node's clock), recorded when the
-  portal reads that file (sessionconn.apply_conn);
+  portal reads that file (sessionconn.apply_conn, kept in order by sessionconn.ready_time);
 - app answering: `app_ready_at`, when Jupyter first answered `/s/<id>/api/status` to the
   portal (the proxy's own address, port, path and secret); a session without Jupyter
   counts as answering when its services listened (the job waited for their ports).
@@ -19,7 +19,7 @@ took and what Slurm and the app took; bench/session_ready_stages.py measures it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 
@@ -35,26 +35,6 @@ STAGES = (
     ("container", _l("Container up")),
     ("app", _l("App answering")),
 )
-
-
-def job_time(epoch, session: Session, now: datetime | None = None) -> datetime:
-    """A time the job wrote (seconds since the epoch, the node's clock) as naive UTC, kept
-    between the stage before it and `now`; `now` when it is missing or unreadable."""
-    now = now or db.utcnow()
-    try:
-        moment = datetime.fromtimestamp(float(epoch), UTC).replace(tzinfo=None)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return now
-    floors = [t for t in (session.started_at, session.submitted_at) if t is not None]
-    if floors:
-        moment = max(moment, *floors)
-    return min(moment, now)
-
-
-def record_container_up(session: Session, ready_epoch, now: datetime | None = None) -> None:
-    """The container-up stage, once: the job's own "ready" time from its connection file."""
-    if session.container_up_at is None:
-        session.container_up_at = job_time(ready_epoch, session, now)
 
 
 def check_app(session: Session) -> bool:

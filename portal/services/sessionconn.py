@@ -14,11 +14,13 @@ import base64
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, url_for
 
 from adapters.errors import AdapterError
+from portal.db import utcnow
 from portal.models import Session
 
 MAX_CONN_BYTES = 4096
@@ -111,10 +113,24 @@ def apply_conn(session: Session, conn: dict) -> bool:
     session.jupyter_port = conn["jupyter_port"] if "jupyter" in session.services else None
     session.ssh_port = conn["ssh_port"] if "ssh" in session.services else None
     session.token_enc = encrypt_token(conn["token"]) if conn["token"] else None
-    from portal.services.readystages import record_container_up
-
-    record_container_up(session, conn.get("ready"))
+    if session.container_up_at is None:  # issue #17 item 5: the "container up" stage, once
+        session.container_up_at = ready_time(conn.get("ready"), session)
     return True
+
+
+def ready_time(epoch, session: Session, now: datetime | None = None) -> datetime:
+    """When the job says its services listened (seconds since the epoch, the node's clock)
+    as naive UTC, kept between the stage before it and `now` (a node clock a little off, or
+    a file the user edited, cannot move another stage); `now` when missing or unreadable."""
+    now = now or utcnow()
+    try:
+        moment = datetime.fromtimestamp(float(epoch), UTC).replace(tzinfo=None)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return now
+    floors = [t for t in (session.started_at, session.submitted_at) if t is not None]
+    if floors:
+        moment = max(moment, *floors)
+    return min(moment, now)
 
 
 def try_read(session: Session, files) -> bool:

@@ -103,10 +103,10 @@ def test_job_time_is_kept_between_the_stage_before_and_now():
     s = Session(created_at=T0, submitted_at=T0, started_at=T0 + timedelta(seconds=2))
     now = T0 + timedelta(seconds=10)
     epoch = (T0 + timedelta(seconds=5)).replace(tzinfo=__import__("datetime").UTC).timestamp()
-    assert readystages.job_time(epoch, s, now) == T0 + timedelta(seconds=5)
-    assert readystages.job_time(epoch - 60, s, now) == T0 + timedelta(seconds=2)
-    assert readystages.job_time(epoch + 60, s, now) == now
-    assert readystages.job_time(None, s, now) == now
+    assert sessionconn.ready_time(epoch, s, now) == T0 + timedelta(seconds=5)
+    assert sessionconn.ready_time(epoch - 60, s, now) == T0 + timedelta(seconds=2)
+    assert sessionconn.ready_time(epoch + 60, s, now) == now
+    assert sessionconn.ready_time(None, s, now) == now
 
 
 def test_a_session_without_jupyter_answers_when_its_services_listen():
