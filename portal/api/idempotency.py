@@ -33,6 +33,10 @@ def replay_or_claim():
     if isinstance(outcome, idem.Claim):
         return None
     if outcome.status is None:  # the first request died after making this object
+        if outcome.resource and outcome.resource.startswith("job:"):
+            from portal.services import jobsync
+
+            jobsync.look_up_now(idem.load(outcome.resource))  # by its tag; never resubmits
         response = _render(outcome.resource)
     else:
         response = Response(outcome.body, status=outcome.status, mimetype="application/json")

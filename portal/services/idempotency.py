@@ -14,7 +14,15 @@ stores the answer. Rules:
 - same key, same request, answer stored: that answer again (`Replay`);
 - same key, other request (method, path or body differ): 422 `idempotency_key_reused`;
 - same key while the first request still runs: 409 `idempotency_in_progress`;
-- a first request that died: its object if it made one, else the key is free again;
+- a first request that died: its object if it made one, else the key is free again.
+  "Died" is known at once when the claim's process (recorded on the claim: host, PID,
+  start time; portal/services/procid.py) no longer exists on this host — a gunicorn
+  worker SIGKILLed mid-create — and otherwise (a claim of another host) after
+  SUBMIT_INFLIGHT_SECONDS. Taking over never submits twice: the object is recorded with
+  its tag (and the key pointed at it) before sbatch runs, so a claim without an object
+  never reached Slurm; a job still without a Slurm id is looked up by its tag at once
+  (squeue, as the owner) and adopted if Slurm has it, else left to the worker, which
+  adopts it or, once Slurm can no longer process the request, marks it failed;
 - a 5xx answer that made nothing (e.g. Slurm unreachable, nothing kept) is not stored, so
   the retry is tried again; a 5xx that made something (an unconfirmed sbatch: 503 with the
   job) is stored like any other answer.
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,11 +47,12 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import db
 from portal.models import IdempotencyKey, Job, Schedule, Session
-from portal.services import ServiceError, submission
+from portal.services import ServiceError, procid, submission
 
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, like a UUID or a ULID
 SECRET_FIELDS = frozenset({"private_key", "token", "password", "secret"})
 RESOURCES = {"job": Job, "session": Session, "schedule": Schedule}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,18 +108,26 @@ def begin(user, key: str, method: str, path: str, body: bytes, *,
             replay = Replay(row.status, row.response, row.resource)
             db.session.commit()
             return replay
-        if not takeover and row.created_at > now - submission.inflight():
+        if not takeover and row.created_at > now - submission.inflight() \
+                and not procid.gone(row.owner_host, row.owner_pid, row.owner_started):
             db.session.commit()
             raise ServiceError(
                 _l("The first request with this Idempotency-Key is still being processed; "
                    "ask again in a few seconds."), "idempotency_in_progress", 409)
+        log.info("idempotency: key %s of user %s taken over from %s (pid %s)", row.id,
+                 user.id, row.owner_host, row.owner_pid)
         if _exists(row.resource):  # the first request died after making something
             replay = Replay(None, None, row.resource)
             db.session.commit()
-            return replay
+            return replay  # the API looks its job up by tag first (jobsync.look_up_now)
         db.session.delete(row)  # it died before making anything: the key is free again
+        db.session.flush()  # before the new claim's INSERT (the unit of work inserts first)
+    holder = procid.current()
     row = IdempotencyKey(user_id=user.id, key=key, method=method, path=path[:255],
-                         fingerprint=mark, created_at=now)
+                         fingerprint=mark, created_at=now,
+                         owner_host=holder.host if holder else None,
+                         owner_pid=holder.pid if holder else None,
+                         owner_started=holder.started if holder else None)
     db.session.add(row)
     try:
         db.session.commit()

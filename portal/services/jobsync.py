@@ -178,6 +178,30 @@ def _recover(job: Job, backend, by_tag: dict, now: datetime) -> int:
     return 0
 
 
+def look_up_now(job: Job | None, backend=None) -> bool:
+    """A job recorded without a Slurm id whose submitting process is gone (an API retry
+    took its Idempotency-Key over, issue #13): ask Slurm for its tag now instead of at the
+    worker's next cycle, and adopt what it has. Never submits; when Slurm does not have it
+    (yet) or cannot answer, the worker decides as always (`_recover`). Nothing is open in
+    the database while squeue/sacct run. Returns whether the job was adopted."""
+    if job is None or job.slurm_job_id or job.state != "submitting":
+        return False
+    db.session.commit()
+    try:
+        info = jobsvc.find_submitted(job, backend or jobsvc.get_backend())
+    except AdapterError as exc:
+        log.warning("cannot look up job %s by its tag: %s", job.id, exc.message)
+        return False
+    if info is None:
+        return False
+    db.session.refresh(job)
+    if job.slurm_job_id is not None or job.state != "submitting":
+        return False  # the worker was quicker
+    adopt(job, info, db.utcnow())
+    db.session.commit()
+    return True
+
+
 def not_submitted(job: Job) -> None:
     """Slurm never got (and can no longer get) the job: it fails with a clear message."""
     job.state = "failed"
