@@ -13,7 +13,15 @@ PG_TESTS := tests/unit/portal/test_migrations.py tests/unit/jobs/test_jobs_submi
 	tests/integration/jobs/test_jobs_batch_cluster.py tests/integration/projects/test_projects_cluster.py \
 	tests/integration/wallet/test_wallet_cluster.py tests/integration/portal/test_worker_cache.py
 
-.PHONY: test-postgres run test venv frontend translations translations-update system cluster image lint bench \
+# The integration tests that matter, again against Slurm 24.11 (Debian 13's, in a root on
+# this Debian 12 machine: etc/devcluster/slurm2411.sh, `cluster.sh start-2411`): the Slurm
+# adapter, batch jobs, one Jupyter session (1+1 through the proxy, terminal, SSH),
+# projects and accounts (sacctmgr), the wallet.
+TESTS_2411 := tests/integration/adapters tests/integration/jobs/test_jobs_batch_cluster.py \
+	tests/integration/sessions/test_sessions_connect.py tests/integration/projects/test_projects_cluster.py \
+	tests/integration/account tests/integration/wallet/test_wallet_cluster.py
+
+.PHONY: test-2411 test-postgres run test venv frontend translations translations-update system cluster image lint bench \
 	stop clean
 
 run: venv frontend translations cluster image
@@ -25,6 +33,12 @@ test: venv frontend translations cluster image lint
 	@$(MAKE) --no-print-directory test-postgres
 	@# Tests that freeze or restart cluster daemons run alone, after the rest.
 	$(BIN)/pytest -m disruptive $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	@$(MAKE) --no-print-directory test-2411
+
+test-2411: venv image
+	@bash $(CLUSTER) start-2411
+	PORTAL_TEST_SLURM=2411 $(BIN)/pytest -n 2 --dist loadgroup -m "not disruptive" $(TESTS_2411) $(PYTEST_ARGS)
+	PORTAL_TEST_SLURM=2411 $(BIN)/pytest -m disruptive $(TESTS_2411) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 test-postgres: venv cluster
 	URL=$$(bash etc/devcluster/pgtest.sh start) && PORTAL_TEST_DATABASE_URL=$$URL \

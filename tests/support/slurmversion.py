@@ -33,6 +33,11 @@ def use_2411() -> None:
     runner.use_slurm_bin_dir(BIN)
 
 
+def client_conf() -> Path:
+    """The slurm.conf the tests' Slurm commands read (a test may copy and change it)."""
+    return ROOT / "etc/slurm/client.conf" if is_2411() else Path("/etc/slurm/slurm.conf")
+
+
 def daemon_path(path: str) -> Path:
     """A path a Slurm daemon reported (e.g. SlurmctldPidFile), as this host sees it."""
     return ROOT / path.lstrip("/") if is_2411() else Path(path)

@@ -12,7 +12,6 @@ import os
 import secrets
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -34,6 +33,7 @@ from portal.services import (
 )
 from portal.services.projects import OPERATOR
 from tests.conftest import PASSWORD
+from tests.support import slurmversion
 
 # The one-node dev cluster (tests/conftest.py): slurmdbd may keep a second one
 # (`cluster.sh start-multi`), so accounts are read and changed on this one by name, as a
@@ -177,7 +177,7 @@ def test_slurmdbd_down_leaves_the_portal_unchanged(env, app, tmp_path, sacct):
     which is exactly what sacctmgr sees when slurmdbd is down ("Connection refused")."""
     account = env
     conf = tmp_path / "slurm.conf"
-    lines = Path("/etc/slurm/slurm.conf").read_text().splitlines()
+    lines = slurmversion.client_conf().read_text().splitlines()
     conf.write_text("\n".join("AccountingStoragePort=9" if ln.startswith(
         "AccountingStoragePort") else ln for ln in lines) + "\n")
     app.extensions["accounts"] = SlurmAccounts(
