@@ -164,6 +164,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    os.umask(0o077)  # the portal refuses a database others could read
     tmp = tempfile.mkdtemp(prefix="portal-bench-")
     db_url = f"sqlite:///{tmp}/portal.db"
     app = setup(db_url)
