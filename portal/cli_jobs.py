@@ -128,10 +128,10 @@ def job_log(job_id, username):
 @USER_OPTION
 def job_delete(job_id, username):
     """Cancel the job if it may still run, and hide it."""
-    from portal.services import jobs
+    from portal.services import jobdelete
 
     with acting_user(username) as user:
-        deleted = jobs.delete_job(user, job_id)
+        deleted = jobdelete.delete_job(user, job_id)
         click.echo(f"deleted job {deleted.id} ({deleted.name})")
 
 

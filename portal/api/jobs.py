@@ -11,7 +11,7 @@ from portal.api.auth import token_required
 from portal.api.blueprint import bp
 from portal.api.errors import error_response
 from portal.api.jobs_openapi import register
-from portal.services import ServiceError, joblog, jobtemplates, schedules
+from portal.services import ServiceError, jobdelete, joblog, jobtemplates, schedules
 from portal.services import jobs as jobsvc
 from portal.services.extend import ends_at
 from portal.services.jobdisplay import event_text, history_text, reason_text
@@ -114,7 +114,7 @@ def extend_job(job_id: int):
 @bp.delete("/jobs/<int:job_id>")
 @token_required
 def delete_job(job_id: int):
-    jobsvc.delete_job(g.api_user, job_id)
+    jobdelete.delete_job(g.api_user, job_id)
     return "", 204
 
 

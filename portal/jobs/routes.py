@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 
 from portal.jobs.blueprint import bp
 from portal.jobs.forms import JobForm, fill_choices
-from portal.services import ServiceError, cluster, joblog, jobtemplates
+from portal.services import ServiceError, cluster, jobdelete, joblog, jobtemplates
 from portal.services import estimate as estimates
 from portal.services import jobs as jobsvc
 from portal.services.extend import ends_at
@@ -164,7 +164,7 @@ def delete(job_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        job = jobsvc.delete_job(current_user, job_id)
+        job = jobdelete.delete_job(current_user, job_id)
         flash(_("Job %(name)s deleted.", name=job.name), "info")
     except ServiceError as exc:
         if exc.status == 404:

@@ -58,6 +58,7 @@ from portal.services import Forbidden, NotFound, ServiceError, audit
 from portal.services import approval_check as check
 from portal.services import orders as ordersvc
 from portal.services import project_slurm as ps
+from portal.services.core.states import JOB_ACTIVE, SESSION_OPEN, job_tag, session_tag
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +149,8 @@ def tag_of(order: Order) -> str | None:
     from portal.models import Job, Session
 
     if order.kind == "session":
-        from portal.services.sessions import tag_of as session_tag
-
         row = db.session.get(Session, order.ref_id)
         return session_tag(row) if row is not None else None
-    from portal.services.jobs import tag_of as job_tag
-
     row = db.session.get(Job, order.ref_id)
     return job_tag(row) if row is not None else None
 
@@ -354,8 +351,6 @@ def worker_step(scheduler, jobs: list[dict] | None = None) -> dict:
       (see recheck_released).
     """
     from portal.models import Job, Session
-    from portal.services.jobs import ACTIVE
-    from portal.services.sessions import OPEN
 
     synced, to_hold = 0, []
     try:
@@ -366,7 +361,8 @@ def worker_step(scheduler, jobs: list[dict] | None = None) -> dict:
         for order in db.session.scalars(stmt).all():
             model = Session if order.kind == "session" else Job
             row = db.session.get(model, order.ref_id)
-            alive = row is not None and row.state in (OPEN if model is Session else ACTIVE)
+            open_states = SESSION_OPEN if model is Session else JOB_ACTIVE
+            alive = row is not None and row.state in open_states
             if row is not None and row.slurm_job_id and not order.slurm_job_id:
                 order.slurm_job_id, order.state = row.slurm_job_id, "submitted"
                 ordersvc.add_event(order, "submitted", slurm_job_id=row.slurm_job_id)
@@ -409,8 +405,6 @@ def ensure_orders(scheduler) -> int:
     from datetime import timedelta
 
     from portal.models import Job, Session
-    from portal.services.jobs import ACTIVE
-    from portal.services.sessions import OPEN
 
     done, to_hold = 0, []
     # A row being created right now gets its order from its create call (after sbatch).
@@ -423,7 +417,7 @@ def ensure_orders(scheduler) -> int:
         if model is Session:
             stmt = stmt.where(Session.state.not_in(UNORDERED_SESSION_STATES))
         for row in db.session.scalars(stmt.order_by(model.id).limit(BACKFILL_BATCH)).all():
-            alive = row.state in (OPEN if model is Session else ACTIVE)
+            alive = row.state in (SESSION_OPEN if model is Session else JOB_ACTIVE)
             pending = alive and needs_approval(row.project, row.gpu_count)
             order = ordersvc.record(kind_of(row), row, approval="pending" if pending else "none")
             ordersvc.add_event(order, "recorded_late")
@@ -458,8 +452,6 @@ def recheck_released(scheduler, jobs: list | None = None) -> int:
     Returns how many were cancelled.
     """
     from portal.models import Job, Session
-    from portal.services.jobs import ACTIVE
-    from portal.services.sessions import OPEN
 
     orders = list(db.session.scalars(select(Order).where(
         Order.approval == "approved", Order.state == "released",
@@ -479,7 +471,7 @@ def recheck_released(scheduler, jobs: list | None = None) -> int:
         if job is None:
             model = Session if order.kind == "session" else Job
             row = db.session.get(model, order.ref_id)
-            if row is None or row.state not in (OPEN if model is Session else ACTIVE):
+            if row is None or row.state not in (SESSION_OPEN if model is Session else JOB_ACTIVE):
                 order.state = "ended"
             continue
         state = JobState(check.field(job, "state") or "unknown")

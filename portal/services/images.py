@@ -74,7 +74,7 @@ def _custom(user) -> list[Image]:
     """Ready custom images of the user's current project (none outside an app context)."""
     if not has_app_context() or user is None:
         return []
-    from portal.services.custom_images import project_images
+    from portal.services.custom_image_catalog import project_images
 
     return [
         Image(key=row.key, name=row.display_name or row.key, path=row.path,

@@ -18,7 +18,6 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from adapters import unix
 from adapters.errors import (
     AdapterError,
     CommandTimeout,
@@ -28,7 +27,6 @@ from adapters.errors import (
 )
 from adapters.scheduler import JobSpec
 from adapters.scheduler.slurm import sbatch_args
-from adapters.userfiles import UserFiles
 from portal import db
 from portal.models import Job, JobEvent, Membership, ProjectRole
 from portal.services import (
@@ -43,6 +41,13 @@ from portal.services import (
     submission,
 )
 from portal.services import jobscript as scripts
+from portal.services.core.backend import Backend, get_backend, job_root
+from portal.services.core.membership import refuse_archived, require_membership
+from portal.services.core.states import JOB_ACTIVE as ACTIVE  # noqa: F401 - jobs.ACTIVE
+from portal.services.core.states import JOB_TAG_PREFIX as TAG_PREFIX  # noqa: F401
+from portal.services.core.states import JOB_TERMINAL as TERMINAL  # noqa: F401
+from portal.services.core.states import job_tag as tag_of
+from portal.services.custom_image_catalog import verify_for_start
 from portal.services.images import get_image
 from portal.services.jobspec import (
     JobRequest,
@@ -51,71 +56,16 @@ from portal.services.jobspec import (
     validate_name,
 )
 from portal.services.requestcheck import capped_minutes, project_limits
-from portal.services.users import current_membership, user_projects
-from portal.slurm import make_scheduler
+from portal.services.users import current_membership
 
 log = logging.getLogger(__name__)
 
-TAG_PREFIX = "portal-job-"
-ACTIVE = ("submitting", "pending", "held", "running", "completing", "suspended", "unknown")
-TERMINAL = ("completed", "failed", "cancelled", "timeout", "node_fail", "preempted", "lost")
 STATE_OF = {"queued": "pending", "queued_held": "held"}
-
-
-@dataclass
-class Backend:
-    """What jobs need from the outside world: Slurm and the users' files."""
-
-    scheduler: object
-    files: UserFiles
-
-
-def get_backend() -> Backend:
-    """The Slurm adapter and the user-file adapter, sharing one configured runner."""
-    scheduler = make_scheduler(current_app.config)
-    return Backend(scheduler, UserFiles(scheduler.runner))
-
-
-def tag_of(job: Job) -> str:
-    return TAG_PREFIX + job.uuid
 
 
 def portal_state(slurm_state: str) -> str:
     """The portal's state name for a JobState value ("queued" shows as "pending")."""
     return STATE_OF.get(slurm_state, slurm_state)
-
-
-def require_membership(user, project_id: int | None = None) -> Membership:
-    """The user's current project (or `project_id` if they are a member of it).
-
-    Raises ServiceError("no_project") / Forbidden("other_project").
-    """
-    if project_id is not None:
-        for membership in user_projects(user):
-            if membership.project_id == project_id:
-                return membership
-        raise Forbidden(_l("You are not a member of that project."), "other_project")
-    membership = current_membership(user)
-    if membership is None:
-        raise ServiceError(
-            _l("You are not a member of any project: ask a project manager to add you."),
-            "no_project",
-        )
-    if not user.unix_user:
-        raise ServiceError(_l("Your portal account has no Unix account."), "no_unix_account")
-    return membership
-
-
-def job_root(unix_user: str) -> tuple[str, str]:
-    """(home, job root) of a Unix account. Raises ServiceError("no_unix_account")."""
-    account = unix.lookup(unix_user)
-    if account is None:
-        raise ServiceError(
-            _l("Unix account %(name)s does not exist on this host.", name=unix_user),
-            "no_unix_account",
-        )
-    pattern = current_app.config.get("JOB_DIR", "{home}/portal-jobs")
-    return account.home, pattern.format(home=account.home, user=unix_user)
 
 
 def create_job(user, data: Mapping, *, template=None, backend: Backend | None = None) -> Job:
@@ -132,8 +82,6 @@ def create_job(user, data: Mapping, *, template=None, backend: Backend | None = 
     from portal.services.activation import require_activated
 
     require_activated(user)
-    from portal.services.lifecycle import refuse_archived
-
     refuse_archived(membership.project)  # issue #16: nothing new runs in an archived project
     if template is not None and template.project_id != membership.project_id:
         raise Forbidden(_l("That template belongs to another project."), "other_project")
@@ -221,8 +169,6 @@ def plan(job: Job, *, begin=None, dependency=None) -> tuple[JobSpec, Files]:
         raise ServiceError(_l("The job directory path cannot be used."), "bad_directory")
     image = get_image(job.user, job.image, job.image_type)
     if image.type == "custom":  # issue #12: the committed file, unchanged
-        from portal.services.custom_images import verify_for_start
-
         verify_for_start(job.project_id, image.key, image.path)
     data = scripts.ScriptInput(
         job_id=job.id, tag=tag_of(job), name=job.name, user=unix_user, home=home,
@@ -381,43 +327,6 @@ def get_job(user, job_id: int) -> Job:
     if job is None or job.user_id != user.id:
         raise NotFound(_l("No such job."))
     return job
-
-
-def delete_job(user, job_id: int, backend: Backend | None = None) -> Job:
-    """Cancel the job if it may still run, and hide it from the list.
-
-    A schedule's upcoming run is skipped: the schedule's next run is submitted at once.
-    Raises NotFound, or ServiceError with Slurm's words if the cancel is refused.
-    """
-    job = get_job(user, job_id)
-    backend = backend or get_backend()
-    if job.state == "submitting" and not job.slurm_job_id:
-        _adopt_for_cancel(job, backend)
-    if job.state not in TERMINAL and job.slurm_job_id:
-        cancel(job, backend)
-    was_upcoming = job.upcoming
-    job.hidden = True
-    job.upcoming = False
-    if job.state == "submitting":
-        job.state = "cancelled"  # the worker cancels it should the submission surface
-    db.session.commit()
-    audit.record("job.delete", f"job:{job.id}", actor=user, name=job.name,
-                 slurm_job_id=job.slurm_job_id)
-    if was_upcoming and job.schedule_id:
-        from portal.services import schedrun
-
-        schedrun.run_skipped(job, backend)
-    return job
-
-
-def _adopt_for_cancel(job: Job, backend: Backend) -> None:
-    """A submission whose answer was lost may still have reached Slurm: find it by tag."""
-    try:
-        found = backend.scheduler.find_by_comment(tag_of(job), user=job.user.unix_user)
-    except AdapterError as exc:
-        raise outage.unavailable(exc) from None
-    if found is not None:
-        job.slurm_job_id = found.id
 
 
 def cancel(job: Job, backend: Backend) -> None:

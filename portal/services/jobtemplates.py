@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 from portal import db
 from portal.models import JobTemplate, Schedule
 from portal.services import Forbidden, NotFound, ServiceError, audit, cluster
-from portal.services.jobs import create_job, require_membership
+from portal.services.core.membership import require_membership
+from portal.services.jobs import create_job
 from portal.services.jobspec import parse_request, spec_of, validate_name
 
 

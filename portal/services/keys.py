@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from portal import db
 from portal.models import SshKey, User
 from portal.services import NotFound, ServiceError, audit
+from portal.services.core.in_use import sessions_using_key
 from portal.services.keyparse import KeyRefused, ParsedKey, parse_public_key
 from portal.services.names import clean_name
 
@@ -61,8 +62,6 @@ def key_usage(key: SshKey) -> list:
     """Open sessions whose authorized_keys hold `key`, for "used by" columns and delete
     confirmations (each has a `name`). Raises nothing.
     """
-    from portal.services.sessions import sessions_using_key  # sessions imports this module
-
     return sessions_using_key(key)
 
 

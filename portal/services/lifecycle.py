@@ -31,6 +31,7 @@ from portal import db
 from portal.models import Membership, Project, ProjectRole, ProjectStatus, User
 from portal.services import Forbidden, NotFound, ServiceError, audit
 from portal.services import project_slurm as ps
+from portal.services.core.states import AWAITING, WITHDRAWN
 
 log = logging.getLogger(__name__)
 
@@ -173,13 +174,6 @@ def unarchive_project(actor, project_id) -> Project:
     return project
 
 
-def refuse_archived(project: Project | None) -> None:
-    """New sessions and jobs in an archived project are refused in words before Slurm."""
-    if project is not None and project.status == ProjectStatus.ARCHIVED:
-        raise ServiceError(_l("Project %(name)s is archived: nothing new can run in it.",
-                              name=project.name), "project_archived", 409)
-
-
 # -- users -----------------------------------------------------------------------------
 
 
@@ -238,7 +232,6 @@ def deactivate_user(actor, username, *, reason: str = "") -> dict:
         user.is_enabled = False
         user.session_version = (user.session_version or 0) + 1  # signs out every login
         from portal.models import Session
-        from portal.services.sessionaccept import AWAITING, WITHDRAWN
 
         for asked in db.session.scalars(select(Session).where(  # never submitted: withdrawn
                 Session.user_id == user.id, Session.state == AWAITING)):

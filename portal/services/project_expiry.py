@@ -26,7 +26,8 @@ from portal.models import ExtensionRequest, ExtensionStatus, Project, ProjectSta
 from portal.services import Forbidden, NotFound, ServiceError
 from portal.services import project_rules as rules
 from portal.services import project_slurm as ps
-from portal.services.projects import _audit, get_project
+from portal.services.project_access import audit_change as _audit
+from portal.services.project_access import get_project
 
 log = logging.getLogger(__name__)
 

@@ -11,51 +11,21 @@ the portal database both change, or neither does.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal import db
 from portal.models import Membership, Project, ProjectRole, ProjectStatus, User
-from portal.services import Forbidden, NotFound, ServiceError, audit
+from portal.services import Forbidden, NotFound, ServiceError
 from portal.services import project_rules as rules
 from portal.services import project_slurm as ps
-
-OPERATOR = SimpleNamespace(id=None, username="", is_admin=True, is_authenticated=True)
-
-
-def _audit(actor, action: str, target: str, **details) -> None:
-    audit.record(action, target, actor=None if actor is OPERATOR else actor, commit=False,
-                 **details)
-
-
-def role_of(user, project: Project) -> ProjectRole | None:
-    if user is None or user is OPERATOR:
-        return None
-    return db.session.scalar(
-        select(Membership.role).where(
-            Membership.user_id == user.id, Membership.project_id == project.id
-        )
-    )
-
-
-def can_manage(user, project: Project) -> bool:
-    return bool(user.is_admin) or role_of(user, project) == ProjectRole.MANAGER
-
-
-def get_project(user, project_id: int, *, manage: bool = False) -> Project:
-    """The project if `user` may see it (and manage it, with `manage`).
-
-    Raises NotFound for non-members (no hint that it exists), Forbidden for a member
-    who may not manage it.
-    """
-    project = db.session.get(Project, project_id)
-    if project is None or not (user.is_admin or role_of(user, project) is not None):
-        raise NotFound(_l("No such project."))
-    if manage and not can_manage(user, project):
-        raise Forbidden(_l("Only the project's managers may change it."), "not_manager")
-    return project
+from portal.services.project_access import (  # noqa: F401 - projects.* for callers
+    OPERATOR,
+    can_manage,
+    get_project,
+    role_of,
+)
+from portal.services.project_access import audit_change as _audit
 
 
 def get_by_account(user, account: str, *, manage: bool = False) -> Project:

@@ -33,18 +33,26 @@ from sqlalchemy import or_, select, update
 
 from adapters.errors import AdapterError
 from portal import db
-from portal.models import Job, Schedule
+from portal.models import Job, Schedule, ScheduleEvent
 from portal.services import ServiceError, approvals, cluster, jobsync, submission
 from portal.services import crontime as ct
 from portal.services import jobs as jobsvc
+from portal.services.core.membership import refuse_archived
 from portal.services.jobspec import parse_request, spec_of
 from portal.services.requestcheck import project_limits
-from portal.services.schedules import history
 
 log = logging.getLogger(__name__)
 
 PENDING = ("pending", "held")
 BACKOFF = timedelta(minutes=5)
+
+
+def history(schedule: Schedule, kind: str, job: Job | None = None, **details) -> None:
+    """Append to the schedule's history (committed by the caller)."""
+    db.session.add(ScheduleEvent(
+        schedule_id=schedule.id, kind=kind, job_id=job.id if job is not None else None,
+        details={k: v for k, v in details.items() if v is not None},
+    ))
 
 
 def _seconds(key: str, default: float) -> timedelta:
@@ -322,8 +330,6 @@ def _new_run(schedule, due: datetime) -> Job:
         raise ServiceError("The schedule's template no longer exists.", "no_template")
     user = schedule.user
     membership = jobsvc.require_membership(user, schedule.project_id)
-    from portal.services.lifecycle import refuse_archived
-
     refuse_archived(membership.project)  # a schedule of an archived project runs no more
     if not user.is_enabled:
         raise ServiceError("The schedule's owner is deactivated.", "user_deactivated")

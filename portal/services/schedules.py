@@ -17,11 +17,12 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import Job, JobTemplate, Schedule
-from portal.services import NotFound, ServiceError, audit
+from portal.services import NotFound, ServiceError, audit, schedrun
 from portal.services import crontime as ct
-from portal.services.jobs import require_membership
+from portal.services.core.membership import require_membership
 from portal.services.jobspec import validate_name
 from portal.services.jobtemplates import get_template
+from portal.services.schedrun import history  # the engine writes it too
 
 MODES = ("single", "multi")
 MISSED_POLICIES = ("skip", "run_late")
@@ -142,20 +143,8 @@ def create_schedule(user, data: Mapping, backend=None) -> Schedule:
     db.session.commit()
     audit.record("schedule.create", f"schedule:{schedule.id}", actor=user, name=schedule.name,
                  cron=schedule.cron, timezone=schedule.timezone)
-    from portal.services import schedrun
-
     schedrun.reconcile(schedule.id, backend)
     return schedule
-
-
-def history(schedule: Schedule, kind: str, job: Job | None = None, **details) -> None:
-    """Append to the schedule's history (committed by the caller)."""
-    from portal.models import ScheduleEvent
-
-    db.session.add(ScheduleEvent(
-        schedule_id=schedule.id, kind=kind, job_id=job.id if job is not None else None,
-        details={k: v for k, v in details.items() if v is not None},
-    ))
 
 
 def list_schedules(user) -> list[Schedule]:
@@ -208,6 +197,4 @@ def delete_schedule(user, schedule_id: int, backend=None) -> None:
     history(schedule, "deleted")
     db.session.commit()
     audit.record("schedule.delete", f"schedule:{schedule.id}", actor=user, name=schedule.name)
-    from portal.services import schedrun
-
     schedrun.reconcile(schedule.id, backend, wait=3.0)

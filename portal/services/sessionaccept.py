@@ -28,11 +28,10 @@ from sqlalchemy import select, update
 from portal import db
 from portal.models import CustomImage, Membership, Session
 from portal.services import NotFound, ServiceError, audit
+from portal.services.core.states import AWAITING, DECLINED, WITHDRAWN  # noqa: F401
 from portal.services.images import PUBLIC
-
-AWAITING = "awaiting"
-DECLINED = "declined"
-WITHDRAWN = "withdrawn"
+from portal.services.sessionwithdraw import close as _close
+from portal.services.sessionwithdraw import withdraw  # noqa: F401 - sessionaccept.withdraw
 
 
 def needs_acceptance(owner, created_by, image_type: str) -> bool:
@@ -142,26 +141,3 @@ def decline(user, session_id: int) -> Session:
     """The owner says no: nothing was written or submitted; the request leaves the list."""
     session = _own_awaiting(user, session_id)
     return _close(session, user, DECLINED, "session.decline")
-
-
-def withdraw(user, session: Session) -> Session:
-    """The manager (or the owner, by deleting it) takes the request back."""
-    if session.user_id == user.id:
-        return _close(session, user, DECLINED, "session.decline")
-    return _close(session, user, WITHDRAWN, "session.withdraw")
-
-
-def _close(session: Session, user, state: str, action: str) -> Session:
-    claimed = db.session.execute(
-        update(Session).where(Session.id == session.id, Session.state == AWAITING)
-        .values(state=state, hidden=True, ended_at=db.utcnow())
-    ).rowcount
-    db.session.commit()
-    if not claimed:
-        raise ServiceError(_l("This session is not waiting for an answer any more."),
-                           "not_awaiting", 409)
-    db.session.refresh(session)
-    audit.record(action, f"session:{session.id}", actor=user, name=session.name,
-                 image=session.image, owner=session.user.username,
-                 requested_by=session.created_by.username if session.created_by else None)
-    return session

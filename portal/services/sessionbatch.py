@@ -24,7 +24,7 @@ from portal.services import Forbidden, ServiceError, approvals, audit, cluster, 
 from portal.services import keys as keysvc
 from portal.services import sessions as svc
 from portal.services import whitelists as wlsvc
-from portal.services.jobs import require_membership
+from portal.services.core.membership import refuse_archived, require_membership
 from portal.services.sessionspec import int_field, parse_request, validate_name
 
 MAX_PER_MEMBER = 10
@@ -89,8 +89,6 @@ def plan(manager, data: Mapping, counts: object) -> list:
     if membership.role != ProjectRole.MANAGER:
         raise Forbidden(_l("Only project managers may create sessions for members."),
                         "not_manager")
-    from portal.services.lifecycle import refuse_archived
-
     refuse_archived(membership.project)
     base = validate_name(data.get("name"))
     view = cluster.cached_view()

@@ -148,9 +148,9 @@ def node_address(host: str) -> str:
     node need not be this host, nor have a name this host resolves), else the name."""
     from adapters.nodeaddr import node_address as lookup
     from adapters.runner import CommandRunner
-    from portal.services import sessions as svc
+    from portal.services.core import backend
 
-    scheduler = svc.get_backend().scheduler
+    scheduler = backend.get_backend().scheduler
     runner = getattr(scheduler, "runner", None)
     if not isinstance(runner, CommandRunner):  # a fake backend: names are addresses
         return host

@@ -35,12 +35,25 @@ from portal.services import (
     idempotency,
     outage,
     proxy,
+    sessionwithdraw,
     submission,
 )
 from portal.services import keys as keysvc
 from portal.services import sessionscript as scripts
 from portal.services import whitelists as wlsvc
-from portal.services.jobs import Backend, get_backend, job_root, require_membership
+from portal.services.core.backend import Backend, get_backend, job_root
+from portal.services.core.membership import (  # noqa: F401 - is_manager, may_open: sessions.*
+    is_manager,
+    may_open,
+    refuse_archived,
+    require_membership,
+)
+from portal.services.core.states import AWAITING
+from portal.services.core.states import SESSION_DELETABLE as DELETABLE
+from portal.services.core.states import SESSION_OPEN as OPEN  # noqa: F401 - sessions.OPEN
+from portal.services.core.states import SESSION_TAG_PREFIX as TAG_PREFIX  # noqa: F401
+from portal.services.core.states import session_tag as tag_of
+from portal.services.custom_image_catalog import verify_for_start
 from portal.services.jobscript import mount_dir
 from portal.services.passwords import hash_password
 from portal.services.requestcheck import project_limits
@@ -49,14 +62,7 @@ from portal.services.users import current_membership
 
 log = logging.getLogger(__name__)
 
-TAG_PREFIX = "portal-session-"
-OPEN = ("submitting", "pending", "starting", "running", "deleting")
-DELETABLE = ("submitting", "pending", "starting", "running")
 PROBE_INTERVAL = timedelta(seconds=0.25)
-
-
-def tag_of(session: Session) -> str:
-    return TAG_PREFIX + session.uuid
 
 
 def project_quota(membership: Membership) -> dict:
@@ -80,8 +86,6 @@ def create_session(user, data: Mapping, *, backend: Backend | None = None) -> Se
     from portal.services.activation import require_activated
 
     require_activated(user)
-    from portal.services.lifecycle import refuse_archived
-
     refuse_archived(membership.project)  # issue #16: nothing new runs in an archived project
     view = cluster.cached_view()
     request = parse_request(user, data, view, quota=project_quota(membership),
@@ -160,8 +164,6 @@ def plan(session: Session) -> tuple[JobSpec, Callable[[Backend], None]]:
     """The spec, and what to write as the owner, worked out from the database alone (no
     command runs here): sets the row's directory and sbatch options (issue #13)."""
     if session.image_type == "custom":  # issue #12: the committed file, unchanged
-        from portal.services.custom_images import verify_for_start
-
         verify_for_start(session.project_id, session.image, session.image_path)
     data = script_input(session)
     session.directory = data.directory
@@ -291,12 +293,6 @@ def _rejected(session: Session, backend: Backend, exc: BaseException, unix_user=
                        "prepare_failed")
 
 
-def is_manager(user, project_id: int) -> bool:
-    stmt = select(Membership.role).where(
-        Membership.user_id == user.id, Membership.project_id == project_id)
-    return db.session.scalar(stmt) == ProjectRole.MANAGER
-
-
 def visible_sessions(user, membership: Membership | None = None, limit: int = 500):
     """The list: own sessions in the project; managers also see members' (F2), and so do
     members of a project with `members_see_sessions` (the list only: `may_open` says which
@@ -310,15 +306,6 @@ def visible_sessions(user, membership: Membership | None = None, limit: int = 50
     if membership.role != ProjectRole.MANAGER and not membership.project.members_see_sessions:
         stmt = stmt.where(Session.user_id == user.id)
     return list(db.session.scalars(stmt.order_by(Session.id.desc()).limit(limit)))
-
-
-def may_open(user, session: Session, membership: Membership | None) -> bool:
-    """Whether `user` may open (detail, connect) and delete `session`: the owner, or a
-    manager of its project — the same rule as get_session(manage=True)."""
-    if session.user_id == user.id:
-        return True
-    return (membership is not None and membership.project_id == session.project_id
-            and membership.role == ProjectRole.MANAGER)
 
 
 def get_session(user, session_id: int, *, manage: bool = False) -> Session:
@@ -343,10 +330,8 @@ def delete_session(user, session_id: int, backend: Backend | None = None) -> Ses
     Slurm's words when the cancel is refused.
     """
     session = get_session(user, session_id, manage=True)
-    if session.state == "awaiting":  # never submitted: the request is taken back (#12)
-        from portal.services import sessionaccept
-
-        return sessionaccept.withdraw(user, session)
+    if session.state == AWAITING:  # never submitted: the request is taken back (#12)
+        return sessionwithdraw.withdraw(user, session)
     proxy.forget(session.id)
     if session.state in ("ended", "failed"):
         session.hidden = True
@@ -393,22 +378,6 @@ def delete_sessions(user, session_ids, backend: Backend | None = None) -> list:
     return results
 
 
-def log_tail(session: Session, files, max_bytes: int = 4096, lines: int = 20) -> str:
-    """The last lines of the session's output log, read as the owner ("" if none)."""
-    if not session.directory:
-        return ""
-    path = f"{session.directory}/{scripts.LOG_NAME}"
-    user = session.user.unix_user
-    try:
-        size = files.size(user, path)
-        if not size:
-            return ""
-        data = files.read_range(user, path, max(0, size - max_bytes), min(size, max_bytes))
-    except (AdapterError, ValueError):
-        return ""
-    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
-
-
 def probe(session: Session, backend: Backend | None = None) -> Session:
     """Bring a pending/starting session up to date now, at most every PROBE_INTERVAL.
 
@@ -441,22 +410,3 @@ def probe(session: Session, backend: Backend | None = None) -> Session:
         sessionsync.apply(session, cluster._plain(info), backend)
     db.session.commit()
     return session
-
-
-def sessions_using_key(key) -> list[Session]:
-    """Open sessions whose authorized_keys hold `key` (for keys.key_usage, issue 6)."""
-    return [s for s in db.session.scalars(select(Session).where(
-        Session.user_id == key.user_id, Session.state.in_(OPEN))) if key.id in s.ssh_key_ids]
-
-
-def sessions_using_whitelist(whitelist) -> list[Session]:
-    """Open sessions restricted by `whitelist` (for whitelists.whitelist_usage, issue 6)."""
-    return [s for s in whitelist_sessions(whitelist) if s.state in OPEN]
-
-
-def whitelist_sessions(whitelist) -> list[Session]:
-    from portal.models.sessions import session_whitelists
-
-    stmt = select(Session).join(session_whitelists).where(
-        session_whitelists.c.whitelist_id == whitelist.id)
-    return list(db.session.scalars(stmt))

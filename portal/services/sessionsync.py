@@ -22,7 +22,10 @@ from portal import db
 from portal.models import Session
 from portal.services import audit, cluster, readystages, submission
 from portal.services import sessionconn as conn
-from portal.services import sessions as svc
+from portal.services import sessionscript as scripts
+from portal.services.core.backend import Backend
+from portal.services.core.states import SESSION_OPEN as OPEN
+from portal.services.core.states import session_tag as tag_of
 from portal.services.jobsync import history_by_id, id_key, naive_utc
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,22 @@ log = logging.getLogger(__name__)
 ACTIVE_SLURM = ("queued", "queued_held", "running", "completing", "suspended")
 FAILED_SLURM = ("failed", "node_fail")
 LOST_AFTER = timedelta(minutes=10)
+
+
+def log_tail(session: Session, files, max_bytes: int = 4096, lines: int = 20) -> str:
+    """The last lines of the session's output log, read as the owner ("" if none)."""
+    if not session.directory:
+        return ""
+    path = f"{session.directory}/{scripts.LOG_NAME}"
+    user = session.user.unix_user
+    try:
+        size = files.size(user, path)
+        if not size:
+            return ""
+        data = files.read_range(user, path, max(0, size - max_bytes), min(size, max_bytes))
+    except (AdapterError, ValueError):
+        return ""
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
 
 
 def apply(session: Session, info: dict, backend) -> bool:
@@ -70,14 +89,14 @@ def _ended(session: Session, info: dict, backend) -> None:
     if session.state == "deleting":
         session.hidden = True  # deleted: Slurm confirmed, so it leaves the list
     if failed:
-        tail = svc.log_tail(session, backend.files)
+        tail = log_tail(session, backend.files)
         session.error = tail or f"Slurm job {state} (exit code {session.exit_code})"
     session.state = "failed" if failed else "ended"
     session.token_enc = None  # nothing to reach any more
 
 
 def open_sessions() -> list[Session]:
-    return list(db.session.scalars(select(Session).where(Session.state.in_(svc.OPEN))))
+    return list(db.session.scalars(select(Session).where(Session.state.in_(OPEN))))
 
 
 def sync_sessions(backend, snapshot_jobs: list[dict] | None, now: datetime | None = None) -> dict:
@@ -98,7 +117,7 @@ def sync_sessions(backend, snapshot_jobs: list[dict] | None, now: datetime | Non
     with db.session.no_autoflush:
         for session in sessions:
             if session.slurm_job_id is None:
-                changed += _adopt(session, by_tag.get(svc.tag_of(session)), backend, now)
+                changed += _adopt(session, by_tag.get(tag_of(session)), backend, now)
                 continue
             info = by_id.get(session.slurm_job_id)
             if info is None or info.get("state") in ("unknown", "completing"):
@@ -172,12 +191,12 @@ def _adopt(session: Session, info: dict | None, backend, now: datetime) -> int:
 
 
 def _look_up(session: Session, backend) -> dict | None:
-    found = backend.scheduler.find_by_comment(svc.tag_of(session), user=session.user.unix_user)
+    found = backend.scheduler.find_by_comment(tag_of(session), user=session.user.unix_user)
     return cluster._plain(found) if found is not None else _find_in_history(session, backend)
 
 
 def _find_in_history(session: Session, backend) -> dict | None:
-    tag = svc.tag_of(session)
+    tag = tag_of(session)
     since = session.created_at - timedelta(minutes=1)
     from datetime import UTC
 
@@ -191,7 +210,6 @@ def worker_step(scheduler, snapshot) -> dict:
     """The worker's session step for one cycle; {} when quiet. A failure is logged and
     rolled back, never raised (the other steps must still run)."""
     from adapters.userfiles import UserFiles
-    from portal.services.jobs import Backend
 
     jobs = snapshot.data["jobs"] if snapshot.data else None
     try:

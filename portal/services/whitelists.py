@@ -26,6 +26,7 @@ from portal import db
 from portal.models import User, Whitelist, WhitelistRule
 from portal.net import client_address, normalise_address
 from portal.services import NotFound, ServiceError, audit
+from portal.services.core.in_use import sessions_using_whitelist
 from portal.services.names import clean_name
 from portal.services.netrules import (
     RuleSpec,
@@ -67,8 +68,6 @@ def whitelist_usage(whitelist: Whitelist) -> list:
     """Open sessions restricted by `whitelist`, for "used by" columns and delete
     confirmations (each has a `name`). Raises nothing.
     """
-    from portal.services.sessions import sessions_using_whitelist  # sessions imports us
-
     return sessions_using_whitelist(whitelist)
 
 

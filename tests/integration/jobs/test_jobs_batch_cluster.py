@@ -7,7 +7,7 @@ import pytest
 
 from portal import db
 from portal.models import Job
-from portal.services import ServiceError, joblog, jobtemplates, tokens
+from portal.services import ServiceError, jobdelete, joblog, jobtemplates, tokens
 from portal.services import jobs as jobsvc
 from tests.integration.jobs.jobhelpers import add_member, cycle, ours, wait_for
 
@@ -97,7 +97,7 @@ def test_deleting_a_running_job_cancels_it(cluster_ctx, prefix, slurm):
                                     "image": "base", "command": "sleep 300"})
     job_id, slurm_id = job.id, job.slurm_job_id
     wait_for(lambda: slurm.info(slurm_id).state.value == "running", 60, what="job to start")
-    jobsvc.delete_job(alice, job_id)
+    jobdelete.delete_job(alice, job_id)
     assert wait_for(lambda: slurm.info(slurm_id).state.value == "cancelled", 30,
                     what="Slurm to cancel it")
     cycle(cluster_ctx)

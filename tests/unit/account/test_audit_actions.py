@@ -9,6 +9,7 @@ from portal import db
 from portal.models import AuditEvent, ProjectRole
 from portal.services import (
     activation,
+    jobdelete,
     jobtemplates,
     keys,
     public_images,
@@ -63,7 +64,7 @@ def test_every_create_and_delete_is_recorded(app, ctx, cluster_side, monkeypatch
     wl, _ = whitelists.create_whitelist(user, "office", "10.0.0.0/8")
     whitelists.delete_whitelist(user, wl.id)
     job = jobsvc.create_job(user, JOB)
-    jobsvc.delete_job(user, job.id)
+    jobdelete.delete_job(user, job.id)
     template = jobtemplates.create_template(user, {**JOB, "name": "nightly"})
     schedule = schedules.create_schedule(user, {"name": "every-minute", "cron": "* * * * *",
                                                 "timezone": "UTC",

@@ -7,7 +7,14 @@ import pytest
 from adapters.scheduler import JobState
 from portal import db
 from portal.models import Job, Schedule, ScheduleEvent
-from portal.services import ServiceError, jobsync, jobtemplates, schedrun, schedules
+from portal.services import (
+    ServiceError,
+    jobdelete,
+    jobsync,
+    jobtemplates,
+    schedrun,
+    schedules,
+)
 from portal.services import jobs as jobsvc
 from tests.unit.jobs.conftest import controller_answered
 
@@ -98,7 +105,7 @@ def test_a_run_gone_from_squeue_is_looked_up_in_sacct(owner, template, backend):
 def test_deleting_the_upcoming_run_skips_only_it(owner, template, backend):
     schedule = make(owner, template)
     [first] = upcoming(schedule)
-    jobsvc.delete_job(owner, first.id)
+    jobdelete.delete_job(owner, first.id)
     [second] = upcoming(schedule)
     assert backend.scheduler.jobs[first.slurm_job_id].state is JobState.CANCELLED
     assert second.run_at == first.run_at + timedelta(minutes=1)

@@ -5,7 +5,7 @@ import pytest
 from adapters.errors import SlurmRejected, SlurmUnreachable
 from portal import db
 from portal.models import AuditEvent, Job, ProjectRole
-from portal.services import Forbidden, NotFound, ServiceError, jobtemplates
+from portal.services import Forbidden, NotFound, ServiceError, jobdelete, jobtemplates
 from portal.services import jobs as jobsvc
 
 
@@ -86,13 +86,13 @@ def test_other_users_job_is_not_found(member, backend, job_data):
 def test_delete_cancels_running_and_hides(member, backend, job_data):
     user = member()
     job = jobsvc.create_job(user, job_data)
-    jobsvc.delete_job(user, job.id)
+    jobdelete.delete_job(user, job.id)
     assert backend.scheduler.jobs[job.slurm_job_id].state.value == "cancelled"
     assert job.hidden and jobsvc.visible_jobs(user) == []
     ended = jobsvc.create_job(user, job_data)
     ended.state = "completed"
     db.session.commit()
-    jobsvc.delete_job(user, ended.id)
+    jobdelete.delete_job(user, ended.id)
     assert backend.scheduler.count("scancel") == 1 and ended.hidden
 
 

@@ -16,7 +16,7 @@ from adapters.errors import CommandTimeout, SlurmUnreachable
 from adapters.scheduler import JobState
 from portal import cli, cli_common, db
 from portal.models import AuditEvent, IdempotencyKey, Job, JobEvent
-from portal.services import ServiceError, audit, duplicates, tokens
+from portal.services import ServiceError, audit, duplicates, jobdelete, tokens
 from portal.services import jobs as jobsvc
 
 SOCKET_TIMEOUT = SlurmUnreachable(
@@ -158,7 +158,7 @@ def test_deleting_a_job_while_sbatch_runs_cancels_what_sbatch_made(member, backe
     def submit_while_deleted(spec, *, as_user):
         jid = real_submit(spec, as_user=as_user)
         job = db.session.query(Job).one()  # the owner deletes it meanwhile (another tab)
-        jobsvc.delete_job(user, job.id, backend)
+        jobdelete.delete_job(user, job.id, backend)
         db.session.commit()
         return jid
 

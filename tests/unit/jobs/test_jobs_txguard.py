@@ -11,8 +11,8 @@ import pytest
 
 from adapters.scheduler import JobState
 from portal import db
+from portal.services import jobdelete, jobsync, jobtemplates
 from portal.services import jobs as jobsvc
-from portal.services import jobsync, jobtemplates
 from tests.support.txguard import TxGuard
 from tests.unit.jobs.conftest import controller_answered
 
@@ -27,7 +27,7 @@ def guard(app, monkeypatch, backend):
 def test_create_and_delete_run_no_command_inside_a_write(member, backend, job_data, guard):
     user = member()
     job = jobsvc.create_job(user, job_data)
-    jobsvc.delete_job(user, job.id, backend)
+    jobdelete.delete_job(user, job.id, backend)
     assert backend.scheduler.jobs[job.slurm_job_id].state is JobState.CANCELLED
     assert {"FakeScheduler.submit", "FakeScheduler.delete"} <= set(guard.calls)
     guard.assert_clean()

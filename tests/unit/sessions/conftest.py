@@ -8,6 +8,7 @@ from portal import db
 from portal.models import ProjectRole
 from portal.services import jobs as jobsvc
 from portal.services import sessions as svc
+from portal.services.core import backend as core_backend
 from tests.unit.sessions.sessionfakes import (
     FakeFiles,
     FakeScheduler,
@@ -29,6 +30,7 @@ def fresh_proxy_decisions():
 def backend(app, monkeypatch):
     fake = jobsvc.Backend(FakeScheduler(), FakeFiles())
     monkeypatch.setattr(svc, "get_backend", lambda: fake)
+    monkeypatch.setattr(core_backend, "get_backend", lambda: fake)  # sessionconn.node_address
     monkeypatch.setattr(svc, "Sshd", FakeSshd)
     FakeSshd.prepared = []
     return fake
