@@ -146,6 +146,36 @@ def test_terminal_types_through_the_gateway(portal, running):
     assert held and held[0][0] == session_id
 
 
+def _read_until(ws, output: bytes, wanted: bytes, seconds: float = 60) -> bytes:
+    """The terminal's output so far, read on until `wanted` shows up (or the deadline)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and wanted not in output:
+        chunk = ws.receive(timeout=1)
+        output += chunk if isinstance(chunk, bytes) else (chunk or "").encode()
+    return output
+
+
+def test_terminal_carries_an_interactive_password_prompt(portal, running):
+    """A program in the terminal asking for a password (sudo, ssh, kinit) works through the
+    gateway: the prompt arrives, the typed answer reaches the program without echo."""
+    session_id, browser = running
+    ws = _ws(portal, browser, f"/terminal/{session_id}/ws?rows=30&cols=100")
+    try:
+        # The prompt and the result are spelled differently from the typed command line,
+        # so the shell's echo of that line does not count as either.
+        ws.send(json.dumps({"t": "i", "d": "read -s -p 'Pass''word: ' x; echo got-$x-end\r"}))
+        output = _read_until(ws, b"", b"Password: ")
+        assert b"Password: " in output, output[-2000:]
+        prompted = len(output)
+        ws.send(json.dumps({"t": "i", "d": "abc\r"}))
+        output = _read_until(ws, output, b"got-abc-end")
+    finally:
+        ws.close()
+    assert b"got-abc-end" in output, output[-2000:]
+    after_prompt = output[prompted:output.index(b"got-abc-end")]
+    assert b"abc" not in after_prompt, after_prompt  # read -s: the answer is not echoed
+
+
 def test_other_user_gets_404_through_the_gateway(portal, running):
     session_id, _ = running
     bob = Browser(portal.server.url)
