@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from adapters.errors import AdapterError
 from portal import db
@@ -95,13 +95,20 @@ def note_activity(session_id: int, kind: str, at: datetime) -> bool:
     caller's transaction (the worker commits per session; a second connection here would
     wait for the worker's own write lock on SQLite). Only moves the activity forward;
     returns whether it did."""
-    row = db.session.get(SessionIdle, session_id)
-    if row is None:
-        row = SessionIdle(session_id=session_id, warned=[])
-        db.session.add(row)
-    if row.last_activity_at is not None and row.last_activity_at >= at:
+    # one conditional UPDATE: a newer touch() committed meanwhile by the app is never
+    # overwritten with this older time
+    done = db.session.execute(
+        update(SessionIdle).where(SessionIdle.session_id == session_id,
+                                  or_(SessionIdle.last_activity_at.is_(None),
+                                      SessionIdle.last_activity_at < at))
+        .values(last_activity_at=at, last_activity_kind=kind)
+        .execution_options(synchronize_session="fetch"))
+    if done.rowcount:
+        return True
+    if db.session.get(SessionIdle, session_id) is not None:
         return False
-    row.last_activity_at, row.last_activity_kind = at, kind
+    db.session.add(SessionIdle(session_id=session_id, last_activity_at=at,
+                               last_activity_kind=kind, warned=[]))
     return True
 
 
