@@ -31,6 +31,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     dbdlock.use(app.config.get("SLURMDBD_LOCK_FILE"))
     runner.use_slurm_conf(app.config.get("SLURM_CONF"))
     runner.use_slurm_bin_dir(app.config.get("SLURM_BIN_DIR"))
+    from portal.net import request_actor
+    from portal.services import audit
+
+    audit.use_web_actor(request_actor)  # who acts in a request: the web layer says
 
     db.init_app(app)
     _init_login(app)

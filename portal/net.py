@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 
 
 def normalise_address(text: str) -> str:
@@ -45,3 +45,18 @@ def session_identifier() -> str:
     """
     agent = request.headers.get("User-Agent", "")
     return hashlib.sha512(f"{client_address()}|{agent}".encode()).hexdigest()
+
+
+def request_actor():
+    """(the acting portal user or None, the client's address) of the current request, or
+    None outside one: an API token's user (`g.api_user`) before the logged-in user. The app
+    factory gives it to `audit.use_web_actor`, so services read no request."""
+    if not has_request_context():
+        return None
+    from flask import g
+    from flask_login import current_user
+
+    user = getattr(g, "api_user", None) or (
+        current_user if current_user and current_user.is_authenticated else None
+    )
+    return user, client_address()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-
-from flask import has_request_context
-from flask_login import current_user
+from collections.abc import Callable
 
 from portal import db
 from portal.models.audit import AuditEvent
@@ -17,6 +15,16 @@ from portal.models.audit import AuditEvent
 _command_origin: contextvars.ContextVar = contextvars.ContextVar("audit_origin", default=None)
 # The portal user a CLI command acts as (`acting_user`), for this command only.
 _acting_user: contextvars.ContextVar = contextvars.ContextVar("audit_acting_user", default=None)
+# Who acts in a web request, as the web layer says: a function returning (user or None,
+# client address) inside a request and None outside one (portal.net.request_actor, set by
+# the app factory). Services never read the request themselves (issue #18 item 3).
+_web_actor: Callable[[], tuple | None] | None = None
+
+
+def use_web_actor(provider: Callable[[], tuple | None] | None) -> None:
+    """Set where `record` learns a web request's user and client address."""
+    global _web_actor
+    _web_actor = provider
 
 
 def command_origin(origin: str, unix_user: str):
@@ -44,16 +52,11 @@ def _request_actor():
         origin, unix_user = command
         user = _acting_user.get()
         return user, (user.username if user else unix_user), origin, {"run_by": unix_user}
-    if not has_request_context():
+    web = _web_actor() if _web_actor is not None else None
+    if web is None:
         return None, "", "worker", {}
-    from flask import g
-
-    from portal.net import client_address
-
-    user = getattr(g, "api_user", None) or (
-        current_user if current_user and current_user.is_authenticated else None
-    )
-    return user, (user.username if user else ""), client_address(), {}
+    user, address = web
+    return user, (user.username if user else ""), address, {}
 
 
 def record(action: str, target: str = "", *, actor=None, commit: bool = True, **details):
