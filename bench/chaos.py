@@ -17,12 +17,17 @@ connection). After 10 s slurmctld is SIGSTOPped for --freeze seconds (ALWAYS SIG
 - the worker: its restarts, and the seconds from the wake-up until a whole cycle that
   started after it ended with every step ok, and until every create was resolved.
 
-It freezes the shared dev cluster's controller: run it when nobody else needs it.
+It freezes the shared dev cluster's controller: run it when nobody else needs it, or
+give `--cluster devmulti` to run it against the multi-node dev cluster's own slurmctld
+(started with `cluster.sh start-multi` if it is not up): the one-node cluster, and every
+test using it, goes on undisturbed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -32,14 +37,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from adapters import runner  # noqa: E402
 from tests.support import chaos  # noqa: E402
+
+DEVMULTI_CONF = "/etc/slurm-devmulti/slurm.conf"
 
 
 def one_run(n: int, args) -> dict:
     root = Path(tempfile.mkdtemp(prefix=f"chaos-bench-{n}-"))
     portal = chaos.ChaosPortal(root, interval=args.interval, command_timeout=args.timeout,
-                               settle_seconds=60.0, inflight_seconds=150.0)
+                               settle_seconds=60.0, inflight_seconds=150.0,
+                               extra_env=_cluster_env(args.cluster))
     portal.setup()
+    if args.cluster == "devmulti":  # the set-up's create_app reset it to its own config
+        runner.use_slurm_conf(DEVMULTI_CONF)
     portal.start()
     worker = portal.child("worker")
     load = chaos.Load(portal, page_readers=2, page_every=0.5, list_every=1.0,
@@ -70,6 +81,21 @@ def one_run(n: int, args) -> dict:
     during = chaos.reads_between(load, frozen_at, thawed_at)
     return {"verdict": result, "during": during, "current": current, "resolved": resolved,
             "restarts": restarts, "alive": alive, "creates": load.creates}
+
+
+def _cluster_env(cluster: str) -> dict:
+    """The portal's settings for --cluster (the bench's own Slurm commands follow
+    SLURM_CONF, set once in main)."""
+    if cluster == "devcluster":
+        return {}
+    return {"PORTAL_SLURM_CONF": DEVMULTI_CONF, "PORTAL_SLURM_CLUSTER": cluster}
+
+
+def _use_devmulti() -> None:
+    subprocess.run(["bash", str(chaos.CLUSTER_SH), "start-multi"], check=True, timeout=600,
+                   stdout=subprocess.DEVNULL)
+    os.environ["SLURM_CONF"] = DEVMULTI_CONF  # scontrol/scancel run here
+    runner.use_slurm_conf(DEVMULTI_CONF)  # the adapters the verdict reads Slurm with
 
 
 def _watch(portal, woke: float, woke_at: datetime, seen: dict) -> None:
@@ -105,9 +131,13 @@ def main() -> int:
     parser.add_argument("--freeze", type=float, default=60.0)
     parser.add_argument("--interval", type=float, default=10.0, help="worker interval (s)")
     parser.add_argument("--timeout", type=float, default=30.0, help="COMMAND_TIMEOUT (s)")
+    parser.add_argument("--cluster", choices=("devcluster", "devmulti"), default="devcluster",
+                        help="whose slurmctld to freeze (devmulti: the multi-node dev cluster)")
     args = parser.parse_args()
-    print(f"slurmctld frozen {args.freeze:g} s per run; worker interval {args.interval:g} s, "
-          f"command timeout {args.timeout:g} s; {args.runs} runs", flush=True)
+    if args.cluster == "devmulti":
+        _use_devmulti()
+    print(f"{args.cluster}'s slurmctld frozen {args.freeze:g} s per run; worker interval "
+          f"{args.interval:g} s, command timeout {args.timeout:g} s; {args.runs} runs", flush=True)
     runs = []
     for n in range(1, args.runs + 1):
         runs.append(one_run(n, args))

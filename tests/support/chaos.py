@@ -89,6 +89,7 @@ class ChaosPortal:
     procs: dict = field(default_factory=dict)
     token: str = ""
     started_at: datetime | None = None
+    extra_env: dict = field(default_factory=dict)  # e.g. PORTAL_SLURM_CONF for devmulti
 
     @property
     def state(self) -> Path:
@@ -115,6 +116,7 @@ class ChaosPortal:
             # sacctmgr changes of every portal on this host wait for one lock (none here)
             "PORTAL_SLURMDBD_LOCK_FILE": Defaults.SLURMDBD_LOCK_FILE,
             "SUPERVISE_MAX_DELAY": "2",
+            **self.extra_env,
         }
 
     def setup(self) -> None:
