@@ -13,8 +13,10 @@ temporary database; starts one JupyterLab session as alice in a real Slurm job a
   (target 0);
 - memory: the gateway process's RSS growth while the N are open, divided by N;
 - throughput: a --size-mb file from the session's Jupyter via the gateway, directly and
-  via the app's own WSGI proxy (gunicorn, for reference) (curl, --repeat times each,
-  interleaved; best of each): ratio gateway/direct (target >= 0.9).
+  via the app's own WSGI proxy (gunicorn, for reference) (curl, --repeat rounds, each
+  round one download each way back to back, so both see the same machine load): the
+  median over rounds of direct time / gateway time (target >= 0.9), and best / best.
+  --throughput-only skips the websocket and page phases.
 Needs root (runuser) and the dev cluster up; cancels its session at the end. A benchmark:
 it prints ratios, it asserts nothing.
 """
@@ -174,6 +176,8 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=100, help="page loads per phase")
     parser.add_argument("--size-mb", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5, help="downloads each way")
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="only the download comparison")
     args = parser.parse_args()
     raise_open_files(args.n)
     tmp = tempfile.mkdtemp(prefix="portal-gwbench-")
@@ -205,64 +209,14 @@ def main() -> None:
             host, jport, token = row.host, row.jupyter_port, sessionconn.decrypt_token(row)
             db.session.remove()
 
-        time_pages(port, cookie, 10)  # warm both processes
-        idle, idle_err = time_pages(port, cookie, args.pages)
-        rss0 = rss_kb(gateway.pid)
-        holder = Holder(f"ws://127.0.0.1:{port}/s/{session_id}/api/events/subscribe",
-                        {"Cookie": cookie, "Origin": base, "User-Agent": AGENT}, args.n)
-        step(f"opening {args.n} websockets")
-        open_s = holder.open()
-        step(f"{len(holder.sockets)} open; timing pages")
-        time.sleep(3)  # a re-check round with all of them open
-        rss1 = rss_kb(gateway.pid)
-        held, held_err = time_pages(port, cookie, args.pages)
-        early = holder.closed_early()
-        holder.close()
-        after, after_err = time_pages(port, cookie, args.pages)
-
+        if not args.throughput_only:
+            capacity(args, port, cookie, base, session_id, gateway.pid)
         step("downloads")
         subprocess.run(["runuser", "-u", "alice", "--", "dd", "if=/dev/urandom", f"of={big}",
                         "bs=1M", f"count={args.size_mb}", "status=none"], check=True)
-        name = os.path.basename(big)
-        path = f"/s/{session_id}/files/{name}"
-        direct_h = {"Authorization": f"token {token}"}
-        gw_h = {"Cookie": cookie, "User-Agent": AGENT}
-        direct, via, wsgi = [], [], []
-        size = args.size_mb << 20
-        # The app's own WSGI proxy (what served /s/ before the gateway), as the gateway
-        # calls it: on its unix socket, with the client's address in X-Forwarded-For.
-        wsgi_h = {**gw_h, "X-Forwarded-For": "127.0.0.1"}
-        for _ in range(args.repeat):  # interleaved: all see the same machine load
-            direct.append(curl_seconds(f"http://{host}:{jport}{path}", direct_h, size))
-            via.append(curl_seconds(base + path, gw_h, size))
-            wsgi.append(curl_seconds(f"http://127.0.0.1{path}", wsgi_h, size, unix=sock))
-        direct_s, gateway_s, wsgi_s = min(direct), min(via), min(wsgi)
-
-        idle_all = idle + after
-        mb = args.size_mb
-        print(f"gateway capacity: {args.n} websockets through the gateway to one Jupyter "
-              f"(session {session_id}), {args.pages} page loads per phase, "
-              f"{os.cpu_count()} CPUs")
-        print(f"  opened {len(holder.sockets)}/{args.n} in {open_s:.1f} s")
-        print(f"  pages idle:      p50 {pct(idle_all, 50) * 1000:6.1f} ms  "
-              f"p95 {pct(idle_all, 95) * 1000:6.1f} ms  (before {pct(idle, 95) * 1000:.1f}, "
-              f"after {pct(after, 95) * 1000:.1f})")
-        print(f"  pages {args.n} open: p50 {pct(held, 50) * 1000:6.1f} ms  "
-              f"p95 {pct(held, 95) * 1000:6.1f} ms")
-        print(f"  page p95 with {args.n} open / idle p95: "
-              f"{pct(held, 95) / pct(idle_all, 95):.2f}  (target <= 1.5)")
-        errors = holder.failed + early + idle_err + held_err + after_err
-        print(f"  errors: {errors} (websockets failed {holder.failed}, closed early {early}; "
-              f"pages not 200: {idle_err + held_err + after_err})")
-        print(f"  gateway RSS: {rss0 / 1024:.1f} MiB idle, {rss1 / 1024:.1f} MiB with "
-              f"{args.n} open: {(rss1 - rss0) / max(1, len(holder.sockets)):.1f} KiB per "
-              "open websocket")
-        print(f"  {mb} MB download, best of {args.repeat}: direct {mb / direct_s:.0f} MB/s, "
-              f"gateway {mb / gateway_s:.0f} MB/s (median {mb / statistics.median(direct):.0f}"
-              f" and {mb / statistics.median(via):.0f})")
-        print(f"  throughput gateway / direct: {direct_s / gateway_s:.2f}  (target >= 0.9); "
-              f"the app's WSGI proxy / direct: {direct_s / wsgi_s:.2f} (to curl over its unix "
-              "socket: no second TCP hop, so not comparable)")
+        throughput(args, f"/s/{session_id}/files/{os.path.basename(big)}",
+                   direct=(f"http://{host}:{jport}", {"Authorization": f"token {token}"}),
+                   gateway=(base, {"Cookie": cookie, "User-Agent": AGENT}), sock=sock)
     finally:
         if session_id is not None:
             with app.test_request_context():
@@ -277,6 +231,65 @@ def main() -> None:
                 except subprocess.TimeoutExpired:
                     proc.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def capacity(args, port: int, cookie: str, base: str, session_id: int, gateway_pid: int):
+    """Page loads idle, with N websockets open through the gateway, and idle again."""
+    time_pages(port, cookie, 10)  # warm both processes
+    idle, idle_err = time_pages(port, cookie, args.pages)
+    rss0 = rss_kb(gateway_pid)
+    holder = Holder(f"ws://127.0.0.1:{port}/s/{session_id}/api/events/subscribe",
+                    {"Cookie": cookie, "Origin": base, "User-Agent": AGENT}, args.n)
+    step(f"opening {args.n} websockets")
+    open_s = holder.open()
+    step(f"{len(holder.sockets)} open; timing pages")
+    time.sleep(3)  # a re-check round with all of them open
+    rss1 = rss_kb(gateway_pid)
+    held, held_err = time_pages(port, cookie, args.pages)
+    early = holder.closed_early()
+    holder.close()
+    after, after_err = time_pages(port, cookie, args.pages)
+    idle_all = idle + after
+    print(f"gateway capacity: {args.n} websockets through the gateway to one Jupyter "
+          f"(session {session_id}), {args.pages} page loads per phase, "
+          f"{os.cpu_count()} CPUs")
+    print(f"  opened {len(holder.sockets)}/{args.n} in {open_s:.1f} s")
+    print(f"  pages idle:      p50 {pct(idle_all, 50) * 1000:6.1f} ms  "
+          f"p95 {pct(idle_all, 95) * 1000:6.1f} ms  (before {pct(idle, 95) * 1000:.1f}, "
+          f"after {pct(after, 95) * 1000:.1f})")
+    print(f"  pages {args.n} open: p50 {pct(held, 50) * 1000:6.1f} ms  "
+          f"p95 {pct(held, 95) * 1000:6.1f} ms")
+    print(f"  page p95 with {args.n} open / idle p95: "
+          f"{pct(held, 95) / pct(idle_all, 95):.2f}  (target <= 1.5)")
+    errors = holder.failed + early + idle_err + held_err + after_err
+    print(f"  errors: {errors} (websockets failed {holder.failed}, closed early {early}; "
+          f"pages not 200: {idle_err + held_err + after_err})")
+    print(f"  gateway RSS: {rss0 / 1024:.1f} MiB idle, {rss1 / 1024:.1f} MiB with "
+          f"{args.n} open: {(rss1 - rss0) / max(1, len(holder.sockets)):.1f} KiB per "
+          "open websocket", flush=True)
+
+
+def throughput(args, path: str, direct: tuple, gateway: tuple, sock: str) -> None:
+    """The same file directly from Jupyter and through the gateway, in rounds."""
+    size, mb = args.size_mb << 20, args.size_mb
+    curl_seconds(gateway[0] + path, gateway[1], size)  # warm: the decision, the page cache
+    # The app's own WSGI proxy (what served /s/ before the gateway), as the gateway
+    # calls it: on its unix socket, with the client's address in X-Forwarded-For.
+    wsgi_h = {**gateway[1], "X-Forwarded-For": "127.0.0.1"}
+    times: dict[str, list[float]] = {"direct": [], "gateway": [], "wsgi": []}
+    for _ in range(args.repeat):  # one round: each way back to back, same machine load
+        times["direct"].append(curl_seconds(direct[0] + path, direct[1], size))
+        times["gateway"].append(curl_seconds(gateway[0] + path, gateway[1], size))
+        times["wsgi"].append(curl_seconds(f"http://127.0.0.1{path}", wsgi_h, size, unix=sock))
+    ratios = [d / g for d, g in zip(times["direct"], times["gateway"], strict=True)]
+    rate = {way: mb / statistics.median(values) for way, values in times.items()}
+    print(f"  {mb} MB download, {args.repeat} rounds: direct {rate['direct']:.0f} MB/s, "
+          f"gateway {rate['gateway']:.0f} MB/s (medians)")
+    print(f"  throughput gateway / direct: median {statistics.median(ratios):.2f} over "
+          f"rounds ({' '.join(f'{r:.2f}' for r in ratios)}), best/best "
+          f"{min(times['direct']) / min(times['gateway']):.2f}  (target >= 0.9)")
+    print(f"  the app's WSGI proxy / direct: {rate['wsgi'] / rate['direct']:.2f} (curl on its "
+          "unix socket: no second TCP hop, so not comparable)", flush=True)
 
 
 def curl_seconds(url: str, headers: dict, size: int, unix: str | None = None) -> float:

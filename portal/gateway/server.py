@@ -50,6 +50,11 @@ HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-author
 DECISION_TTL = 2.0
 RECHECK = 2.0
 MAX_MESSAGE = 64 * 1024 * 1024
+# Streamed bodies from a session (downloads): up to this much is read ahead from Jupyter
+# (twice this before its socket is paused) and queued for the client before the relay
+# waits. With aiohttp's 64 KiB defaults both sockets were paused and resumed every few
+# chunks, each a round of the event loop (bench/gateway_capacity.py).
+STREAM_BUFFER = 1 << 20
 CLOSE_REVOKED = 4403
 
 
@@ -178,6 +183,8 @@ class Gateway:
             if name.lower() not in HOP:
                 resp.headers.add(name, value)
         await resp.prepare(request)
+        if request.transport is not None:
+            request.transport.set_write_buffer_limits(high=STREAM_BUFFER)
         if request.method != "HEAD":
             async for chunk in up.content.iter_any():  # as it arrives: no re-chunking copy
                 await resp.write(chunk)
@@ -218,6 +225,7 @@ class Gateway:
         try:
             async with self.up_session.request(
                     request.method, url, headers=headers, data=data, allow_redirects=False,
+                    read_bufsize=STREAM_BUFFER,
                     skip_auto_headers=("User-Agent", "Accept-Encoding",
                                        "Content-Type")) as up:
                 pairs = rules_headers.downstream_response_headers(
