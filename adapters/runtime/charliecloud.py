@@ -2,9 +2,10 @@
 
 ch-run needs $USER set (the job script exports it) and can only bind onto directories
 that exist in a read-only image, so the user's home is mounted with `--home` (host
-$HOME at guest /home/$USER) rather than `-b`. It binds the host's /dev, so /dev/shm is
-the node's shared tmpfs: `shm_size` cannot be enforced per container here (memory used
-there still counts against the job where Slurm limits memory).
+$HOME at guest /home/$USER) rather than `-b`, except into a writable copy (see
+_bind_args). It binds the host's /dev, so /dev/shm is the node's shared tmpfs:
+`shm_size` cannot be enforced per container here (memory used there still counts
+against the job where Slurm limits memory).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class Charliecloud(Runtime):
             image, writable = root, True
         argv = [self.binary]
         for bind in binds:
-            argv += self._bind_args(bind)
+            argv += self._bind_args(bind, writable)
         for key, value in env.items():
             argv.append(f"--set-env={key}={value}")
         if env:
@@ -56,9 +57,13 @@ class Charliecloud(Runtime):
                 raise ValueError(f"{what} must not contain ':'")
         return ["--no-passwd", f"--bind={passwd}:/etc/passwd", f"--bind={group}:/etc/group"]
 
-    def _bind_args(self, bind: Bind) -> list[str]:
+    def _bind_args(self, bind: Bind, writable: bool = False) -> list[str]:
         if self.home and bind.source == self.home and self._is_home_target(bind.target):
-            return ["--home"]
+            # Charliecloud 0.38 (Debian 13) turns `--home` into `--home --write-fake`: a
+            # tmpfs over the image, so what a session changed in its writable copy would be
+            # gone (found by the custom-image test on Slurm 24.11). A writable copy gets a
+            # plain bind, whose mount point ch-run makes in it (0.31 and 0.38 alike).
+            return [f"--bind={bind.source}:{bind.target}"] if writable else ["--home"]
         if bind.read_only:
             raise ValueError("ch-run binds are read-write; read-only binds are not supported")
         return [f"--bind={bind.source}:{bind.target}"]
