@@ -134,6 +134,10 @@ TIME_INPUT = {"time_limit": {
     "description": 'sbatch --time: minutes ("30" or 30), "H:MM:SS", "D-HH:MM:SS"; default '
                    "the project's MaxWall, else the partition default; at most the MaxWall "
                    "(error time_over_limit; unreadable: invalid_time_limit)"}}
+# Issue #12: where the project asks for approval, why this is needed (shown to the manager).
+REASON = {"reason": {"type": ["string", "null"],
+                     "description": "Why it is needed, for the manager who approves it "
+                                    "(projects with an approval threshold)"}}
 JOB = {
     "type": "object",
     "properties": {
@@ -143,6 +147,8 @@ JOB = {
         "created_at": _STR, "submitted_at": _NSTR, "started_at": _NSTR, "ended_at": _NSTR,
         "exit_code": _NINT, "exit_signal": _NINT, "run_at": _NSTR, "schedule_id": _NINT,
         "template_id": _NINT, "error": _NSTR,
+        "ends_at": {"type": ["string", "null"],
+                    "description": "While running: when its time limit ends it"},
     },
 }
 EVENT = {"type": "object", "properties": {"at": _STR, "kind": _STR, "details": {"type": "object"},
@@ -169,7 +175,7 @@ JOB_SCHEMAS: dict = {
         "script": _STR, "events": {"type": "array", "items": EVENT},
         "efficiency": _ref("Efficiency")}}]},
     "JobInput": {"type": "object", "properties": {"name": _STR, "template_id": _INT, **SPEC,
-                                                  **TIME_INPUT}},
+                                                  **TIME_INPUT, **REASON}},
     "TemplateInput": {"type": "object", "required": ["name", "image", "command"],
                       "properties": {"name": _STR, **SPEC, **TIME_INPUT}},
     "Template": {"type": "object", "properties": {

@@ -46,7 +46,7 @@ SLURM_OPERATIONS = {
     ("patch", "/projects/{project_id}/members/{user_id}"),
     ("delete", "/projects/{project_id}/members/{user_id}"),
     ("post", "/extensions/{request_id}"),
-    ("post", "/qos"), ("patch", "/qos/{qos_id}"), ("delete", "/qos/{qos_id}"),
+    ("get", "/qos"), ("post", "/qos"), ("patch", "/qos/{qos_id}"), ("delete", "/qos/{qos_id}"),
     ("post", "/jobs/{job_id}/extend"), ("post", "/sessions/{session_id}/extend"),
     ("post", "/projects/{project_id}/archive"), ("post", "/projects/{project_id}/unarchive"),
     ("post", "/users/{user_id}/deactivate"), ("post", "/users/{user_id}/reactivate"),
@@ -149,7 +149,12 @@ SCHEMAS: dict = {
                     "session_id": {"type": "integer", "description": "The same, for a "
                                                                      "session."},
                 },
-            }
+            },
+            "job": {"$ref": "#/components/schemas/JobDetail",
+                    "description": "With 503 on a job create: the job on record."},
+            "session": {"$ref": "#/components/schemas/Session",
+                        "description": "With 503 on a session create: the session on "
+                                       "record."},
         },
     },
     "Me": {
@@ -188,6 +193,18 @@ SCHEMAS: dict = {
             "slurm_version": {"type": ["string", "null"]},
             "partitions": {"type": "array", "items": {"type": "object"}},
             "nodes": {"type": "array", "items": {"type": "object"}},
+            "worker": {
+                "type": ["object", "null"],
+                "description": "The worker that fills this view (null: it never reported): "
+                               "`late` when its last beat is older than `late_after` s.",
+                "properties": {
+                    "reported": {"type": "boolean"}, "late": {"type": "boolean"},
+                    "beat_at": {"type": ["string", "null"]},
+                    "age_seconds": {"type": ["number", "null"]},
+                    "interval": {"type": ["number", "null"]},
+                    "late_after": {"type": ["number", "null"]},
+                },
+            },
             "gpu_models": {
                 "type": "array",
                 "items": {

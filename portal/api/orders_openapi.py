@@ -24,11 +24,12 @@ RANGE = [
                                            "closed"]}},
 ]
 TEXT = {"type": ["string", "null"]}
+_ERROR = {"application/json": {"schema": _ref("Error")}}
 MORE = {
     "409": {"description": "Already decided, or the job no longer waits in Slurm "
-                           "(already_decided, job_gone)"},
-    "502": {"description": "Slurm refused (slurm_rejected)"},
-    "503": {"description": "Slurm did not answer (slurm_unavailable)"},
+                           "(already_decided, job_gone)", "content": _ERROR},
+    "502": {"description": "Slurm refused (slurm_rejected)", "content": _ERROR},
+    "503": {"description": "Slurm did not answer (slurm_unavailable)", "content": _ERROR},
 }
 
 ORDER_PATHS: dict = {

@@ -171,7 +171,7 @@ PROJECT_SCHEMAS: dict = {
         "members_see_sessions": {"type": "boolean"},
         "quota": {"type": "object", "properties": {k: NUM for k in (
             "gpus", "cpus", "mem_gb", "gpus_per_user", "max_wall_minutes",
-            "idle_reclaim_minutes")}},
+            "idle_reclaim_minutes", "approval_threshold")}},
         "members": {"type": "array", "items": {"type": "object", "properties": {
             "user_id": {"type": "integer"}, "username": {"type": "string"},
             "unix_user": {"type": ["string", "null"]},

@@ -75,7 +75,10 @@ SESSION_PATHS: dict = {
                 "responses": {"200": _ok(_list("Image")), **_errors(401)}},
         "post": {"summary": "Register a public image (platform admins)",
                  "requestBody": _body(_ref("ImageInput")),
+                 "description": "With `session_id` instead: commit a running session "
+                                "to a custom image, as POST /images/custom (202).",
                  "responses": {"201": _ok(_ref("RegisteredImage"), "Registered"),
+                               "202": _ok(_ref("CustomImage"), "Queued (with session_id)"),
                                **_errors(400, 401, 403)}},
     },
 }
@@ -101,6 +104,9 @@ SESSION_SCHEMAS: dict = {
                                         "start-up takes longer). Refused (400 "
                                         "writable_disabled) where the portal does not offer "
                                         "it (session_writable = false)."},
+            "reason": {"type": ["string", "null"],
+                       "description": "Why it is needed, for the manager who approves it "
+                                      "(projects with an approval threshold)"},
             "members": {"type": "object", "additionalProperties": {"type": "integer"},
                         "description": "Batch create (managers): username → count"},
         },
@@ -121,9 +127,21 @@ SESSION_SCHEMAS: dict = {
                                "image_name": {"type": "string"},
                                "built_by": {"type": ["string", "null"]},
                                "from_session": {"type": ["string", "null"]},
-                               "image_available": {"type": "boolean"}}},
+                               "image_available": {"type": "boolean"},
+                               "image_type": {"type": "string"},
+                               "image_description": {"type": ["string", "null"]},
+                               "requested_at": {"type": ["string", "null"]}}},
             "reason": {"type": ["string", "null"]}, "reason_text": {"type": "string"},
             "deployment_id": {"type": ["string", "null"], "description": "Slurm job id"},
+            "slurm_job_id": {"type": ["string", "null"]},
+            "slurm_state": {"type": ["string", "null"]},
+            "shm_gb": {"type": "integer"}, "time_limit_min": {"type": ["integer", "null"]},
+            "created_at": {"type": ["string", "null"]},
+            "started_at": {"type": ["string", "null"]},
+            "begin_at": {"type": ["string", "null"]}, "end_at": {"type": ["string", "null"]},
+            "ends_at": {"type": ["string", "null"],
+                        "description": "While starting or running: when its time ends"},
+            "whitelists": STRINGS, "allow_all": {"type": "boolean"},
             "gpu_model": {"type": ["string", "null"]}, "gpu_count": {"type": "integer"},
             "cpus": {"type": "integer"}, "mem_gb": {"type": "integer"},
             "image": {"type": "string"}, "framework": {"type": "string"},
@@ -169,8 +187,11 @@ SESSION_SCHEMAS: dict = {
     "RegisteredImage": {
         "type": "object",
         "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                       "display_name": {"type": "string"},
+                       "description": {"type": ["string", "null"]},
                        "path": {"type": "string"}, "framework": {"type": "string"},
-                       "services": STRINGS, "auth": STRINGS, "enabled": {"type": "boolean"}},
+                       "services": STRINGS, "auth": STRINGS, "shell": {"type": ["string", "null"]},
+                       "enabled": {"type": "boolean"}},
     },
 }
 
