@@ -3,7 +3,8 @@
 - `/s/<id>/…` (HTTP, streamed bodies, websockets) goes straight to the session's Jupyter:
   the decision comes from the app once per connection (a grant is reused for DECISION_TTL
   seconds by the same cookies, address, Host, Origin and method class), headers cross as
-  portal/proxy/headers.py says, and open websockets are re-checked every RECHECK seconds
+  portal/proxy/headers.py says, large bodies of known length go socket to socket
+  (portal/gateway/bodyrelay.py), and open websockets are re-checked every RECHECK seconds
   in one batched call, closing those whose grant the app no longer confirms;
 - `/_gateway/…` is the app's internal interface: never forwarded from a client;
 - everything else is forwarded to the app (gunicorn, on a private unix socket or port),
@@ -28,6 +29,7 @@ from aiohttp import web
 from itsdangerous import BadSignature
 from yarl import URL
 
+from portal.gateway import bodyrelay
 from portal.gateway.internal import (
     DECISION_MAX_AGE,
     KEY_HEADER,
@@ -177,7 +179,8 @@ class Gateway:
             log.warning("app unreachable: %s", exc)
             return web.Response(status=502, text="The portal is restarting; try again.")
 
-    async def _relay_response(self, request, up, pairs) -> web.StreamResponse:
+    async def _relay_response(self, request, up, pairs,
+                              take_over: bool = False) -> web.StreamResponse:
         resp = web.StreamResponse(status=up.status, reason=up.reason)
         for name, value in pairs:
             if name.lower() not in HOP:
@@ -185,7 +188,14 @@ class Gateway:
         await resp.prepare(request)
         if request.transport is not None:
             request.transport.set_write_buffer_limits(high=STREAM_BUFFER)
-        if request.method != "HEAD":
+        if take_over and bodyrelay.can_take_over(request, up, STREAM_BUFFER):
+            try:
+                await bodyrelay.relay_body(request, resp, up, STREAM_BUFFER)
+            except ConnectionError:  # either side went away (or a revoke cut it)
+                if request.transport is not None:
+                    request.transport.abort()  # the client must not take it as complete
+                return resp
+        elif request.method != "HEAD":
             async for chunk in up.content.iter_any():  # as it arrives: no re-chunking copy
                 await resp.write(chunk)
         await resp.write_eof()
@@ -234,7 +244,7 @@ class Gateway:
                 stream = _Stream(request, up)
                 self._track(decision.grant, stream)
                 try:
-                    return await self._relay_response(request, up, pairs)
+                    return await self._relay_response(request, up, pairs, take_over=True)
                 finally:
                     self._untrack(decision.grant, stream)
         except aiohttp.ClientError:

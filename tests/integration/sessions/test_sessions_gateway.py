@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import http.client
 import json
+import os
 import statistics
 import threading
 import time
@@ -174,6 +176,36 @@ def test_terminal_carries_an_interactive_password_prompt(portal, running):
     assert b"got-abc-end" in output, output[-2000:]
     after_prompt = output[prompted:output.index(b"got-abc-end")]
     assert b"abc" not in after_prompt, after_prompt  # read -s: the answer is not echoed
+
+
+def test_download_arrives_whole_through_the_gateway_to_a_slow_reader(portal, running):
+    """A large file comes through the gateway byte for byte, also to a client that reads
+    slower than Jupyter sends (the gateway pauses Jupyter's socket meanwhile), and the
+    next request afterwards is answered."""
+    session_id, browser = running
+    name = f"gw-relay-{uuid.uuid4().hex[:8]}.bin"
+    content = os.urandom(16 << 20)
+    runner = CommandRunner()
+    runner.run(["dd", f"of=/home/alice/{name}", "status=none"], as_user="alice", input=content)
+    headers = {"Cookie": browser.cookie_header(), "User-Agent": USER_AGENT}
+    try:
+        conn = http.client.HTTPConnection(portal.server.host, timeout=30)
+        conn.request("GET", f"/s/{session_id}/files/{name}", headers=headers)
+        resp = conn.getresponse()
+        assert resp.status == 200 and int(resp.getheader("Content-Length")) == len(content)
+        received = bytearray()
+        while chunk := resp.read1(64 << 10):
+            received += chunk
+            if len(received) < (2 << 20):
+                time.sleep(0.05)  # a slow reader for the first 2 MiB
+        conn.close()
+        assert hashlib.sha256(received).digest() == hashlib.sha256(content).digest()
+        assert browser.request(f"/s/{session_id}/api/status")[0] == 200
+        status, _, body = browser.request(f"/s/{session_id}/files/{name}",
+                                          headers={"Range": "bytes=1000-1999"})
+        assert status == 206 and body == content[1000:2000]
+    finally:
+        runner.run(["rm", "-f", "--", f"/home/alice/{name}"], as_user="alice", check=False)
 
 
 def test_other_user_gets_404_through_the_gateway(portal, running):
