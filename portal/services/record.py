@@ -78,7 +78,7 @@ def record_of(kind: str, row) -> Record:
 
 
 def _may_read(user, row) -> bool:
-    from portal.services.sessions import is_manager
+    from portal.services.core.membership import is_manager
 
     return (row.user_id == user.id or bool(getattr(user, "is_admin", False))
             or is_manager(user, row.project_id))
