@@ -38,8 +38,9 @@ S24_SLURMD_PORT=6838
 S24_DBD_PORT=6839
 S24_DB_PORT=3307
 S24_LOCK=/run/lock/$S24.lock
+# openssh-server: the node's own sshd, which tests run inside a job (netsec).
 S24_PACKAGES=(munge slurm-wlm slurmdbd slurm-client mariadb-server charliecloud squashfs-tools
-	python3 procps)
+	python3 procps openssh-server)
 # Bind mounts, in mount order (stop removes them in reverse).
 S24_MOUNTS=(/proc /sys /dev /dev/pts /dev/shm /home /tmp "$REPO")
 S24_LIBS=$S24_ROOT/usr/lib/x86_64-linux-gnu
@@ -86,6 +87,22 @@ s24_create() {
 	install -d -m 0755 "$tmp/.oldroot"
 	mv -T "$tmp" "$S24_ROOT"
 	say "root created in $((SECONDS - t0))s ($(s24_chroot slurmctld -V), $(du -sh "$S24_ROOT" | cut -f1))"
+}
+
+# s24_apt_missing: install what S24_PACKAGES gained since the root was made (the root's
+# binds are mounted; no daemon is started by a postinst).
+s24_apt_missing() {
+	local p missing=()
+	for p in "${S24_PACKAGES[@]}"; do
+		[[ $(s24_chroot dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) == ii* ]] || missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	say "installing into the $S24_SUITE root: ${missing[*]}"
+	printf '#!/bin/sh\nexit 101\n' >"$S24_ROOT/usr/sbin/policy-rc.d"
+	chmod 0755 "$S24_ROOT/usr/sbin/policy-rc.d"
+	s24_chroot sh -c 'apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends "$@"' \
+		sh "${missing[@]}" >>"$S24_DIR/apt.log" 2>&1 </dev/null || say "apt-get install failed; see $S24_DIR/apt.log"
+	rm -f "$S24_ROOT/usr/sbin/policy-rc.d" "$S24_ROOT"/var/cache/apt/archives/*.deb
 }
 
 # s24_sync_users [ROOT]: the host's passwd/group (and shadow files) in the root, plus the
@@ -328,6 +345,7 @@ cmd_start_2411() {
 	s24_sync_users
 	ensure_fake_gpus
 	s24_mount
+	s24_apt_missing
 	install -d -m 0755 "$S24_ROOT$S24_VAR"/{state,slurmd,run,log}
 	touch "$S24_ROOT$S24_VAR/.$S24"
 	s24_write_wrappers
