@@ -18,9 +18,7 @@ private one is refused, the row records why, nothing is sent.
 from __future__ import annotations
 
 import re
-import threading
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -30,6 +28,7 @@ from portal.models import Job, NotificationSent, NotificationSetting, WalletTran
 from portal.services import jobs as jobsvc
 from portal.services import notify, tokens
 from tests.integration.jobs.jobhelpers import add_member, cycle, wait_for
+from tests.support.receivers import http_receiver
 
 pytestmark = [pytest.mark.integration]
 RUN = CommandRunner(timeout=30)
@@ -85,22 +84,8 @@ def test_nobody_but_the_operator_path_raises_a_portal_jobs_time_limit(app):
 @pytest.fixture
 def internal_service():
     """A service on the portal host's loopback that must never be called for a user."""
-    calls = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
-            calls.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port, calls
-    server.shutdown()
+    with http_receiver(status=200) as (port, calls):
+        yield port, calls
 
 
 def test_a_webhook_cannot_make_the_worker_call_the_portal_hosts_services(app,

@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import socket
 import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
-from email import message_from_bytes, policy
 from email.header import decode_header, make_header
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from portal import db, worker
 from portal.models import (
@@ -30,52 +25,20 @@ from portal.models import (
 from portal.services import ServiceError, notify
 from tests.conftest import Auth
 from tests.support.members import make_member
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.messages.append((envelope.rcpt_tos,
-                              message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
+from tests.support.receivers import free_port, http_receiver, smtp_server
 
 
 @pytest.fixture
 def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield controller.port, inbox
-    controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture
 def hook():
-    calls = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            calls.append((dict(self.headers), body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", calls
-    server.shutdown()
+    """A webhook receiver: its URL and the POSTs it was sent, in order."""
+    with http_receiver() as (port, posts):
+        yield f"http://127.0.0.1:{port}/hook", posts
 
 
 @pytest.fixture
@@ -142,7 +105,7 @@ def test_every_event_arrives_once_by_mail_and_webhook(app, mailing, hook):
     while len(mailing.messages) < 7 and time.monotonic() < deadline:
         time.sleep(0.1)
     by_to: dict[str, list] = {}
-    for rcpt, message in mailing.messages:
+    for rcpt, message in mailing.envelopes:
         by_to.setdefault(rcpt[0], []).append(message)
     ursula_kinds = sorted(m["X-Portal-Event"].split()[0] for m in by_to["ursula@example.org"])
     assert ursula_kinds == ["approval_decided", "project_ending", "session_ended",
@@ -160,10 +123,10 @@ def test_every_event_arrives_once_by_mail_and_webhook(app, mailing, hook):
                   if m["X-Portal-Event"].startswith("wallet_80"))
     assert "錢包" in _subject(wallet) and "85" in _subject(wallet)  # zh-TW for mona
 
-    assert sorted(json.loads(body)["kind"] for _h, body in calls) == ursula_kinds
-    for headers, body in calls:
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        assert headers["X-Portal-Signature"] == f"sha256={expected}"
+    assert sorted(call.json()["kind"] for call in calls) == ursula_kinds
+    for call in calls:
+        expected = hmac.new(secret.encode(), call.body, hashlib.sha256).hexdigest()
+        assert call.headers["X-Portal-Signature"] == f"sha256={expected}"
     with app.app_context():
         rows = db.session.query(NotificationSent).all()
         assert len(rows) == 8
@@ -205,13 +168,13 @@ def test_only_chosen_kinds_and_channels(app, mailing, hook):
         ursula, _mona = _world(hook_url)
         notify.save_settings(ursula, ["session_ready"], False, hook_url)  # webhook only
         notify.worker_step()
-    kinds = [json.loads(body)["kind"] for _h, body in calls]
+    kinds = [call.json()["kind"] for call in calls]
     assert kinds == ["session_ready"]
-    assert all(rcpt[0] != "ursula@example.org" for rcpt, _m in mailing.messages)
+    assert all(rcpt[0] != "ursula@example.org" for rcpt, _m in mailing.envelopes)
 
 
 def test_a_down_smtp_server_is_recorded_not_retried_twice(app, hook):
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=_free_port(),
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=free_port(),
                       NOTIFY_TIMEOUT=2, NOTIFY_WEBHOOK_ALLOW_PRIVATE=True)
     with app.test_request_context():
         user = make_member("ursula")

@@ -104,10 +104,10 @@ def test_the_worker_warns_then_ends_an_idle_gpu_session_from_recorded_samples(ap
         assert [e.target for e in events] == [f"session:{gpu.id}"]
         sent = db.session.query(NotificationSent).filter_by(kind="idle_warning").all()
         assert len(sent) == 3 and all(s.user_id == ursula.id for s in sent)
-    subjects = [str(m["Subject"]) for _to, m in mailing.messages]
+    subjects = mailing.subjects()
     assert subjects.count("Your session gpu-left is idle") == 2
     assert "Your idle session gpu-left was ended" in subjects
-    last = mailing.messages[-1][1].get_content()
+    last = mailing.messages[-1].get_content()
     assert "Files in the workspace are kept" in last
 
 
