@@ -7,13 +7,11 @@ from __future__ import annotations
 import pytest
 
 from portal import db
-from portal.models import AuditEvent
-from portal.services import idle, tokens
-from tests.unit.projects.conftest import fake, people, project  # noqa: F401 - fixtures
+from portal.services import tokens
 
 
 @pytest.fixture
-def bearer(app, people):  # noqa: F811
+def bearer(app, people):
     made: dict = {}
 
     def make(name):
@@ -27,17 +25,7 @@ def bearer(app, people):  # noqa: F811
     return make
 
 
-def _policy(app, project_id):
-    with app.app_context():
-        return idle.policy_view(project_id)
-
-
-def _audits(app):
-    with app.app_context():
-        return db.session.query(AuditEvent).filter_by(action="project.idle_policy").count()
-
-
-def test_api_get_and_put_for_admins_only(app, client, project, bearer):  # noqa: F811
+def test_api_get_and_put_for_admins_only(client, project, bearer, policy_state):
     url = f"/api/v1/projects/{project}/idle-policy"
     off = client.get(url, headers=bearer("ada"))
     assert off.status_code == 200
@@ -55,7 +43,7 @@ def test_api_get_and_put_for_admins_only(app, client, project, bearer):  # noqa:
             put.json["gpu_threshold"], put.json["updated_by"]) == (
         True, 7200, [3600, 6300], 10.0, "ada")
     assert client.get(url, headers=bearer("ada")).json == put.json
-    assert _audits(app) == 1
+    assert policy_state(project)[1] == 1
     assert client.get("/api/v1/projects/999999/idle-policy",
                       headers=bearer("ada")).status_code == 404
 
@@ -73,16 +61,16 @@ def test_api_get_and_put_for_admins_only(app, client, project, bearer):  # noqa:
     ({"limit_s": 90, "gpu_threshold": 101}, "percentage between 0 and 100"),
     ([1, 2], "Send a JSON object"),
 ])
-def test_api_bad_input_is_a_clear_400_and_changes_nothing(app, client, project, bearer,  # noqa: F811
-                                                           body, words):
+def test_api_bad_input_is_a_clear_400_and_changes_nothing(client, project, bearer,
+                                                           policy_state, body, words):
     url = f"/api/v1/projects/{project}/idle-policy"
     assert client.put(url, headers=bearer("ada"), json={"limit_s": 600}).status_code == 200
-    before, audits = _policy(app, project), _audits(app)
+    before = policy_state(project)
     answer = client.put(url, headers=bearer("ada"), json=body)
     assert answer.status_code == 400
     assert answer.json["error"]["code"] in ("invalid_idle_policy", "invalid_body")
     assert words in answer.json["error"]["message"]
-    assert _policy(app, project) == before and _audits(app) == audits
+    assert policy_state(project) == before
 
 
 def test_openapi_lists_the_policy_routes(client):

@@ -9,21 +9,9 @@ from click.testing import CliRunner
 
 from portal import cli, cli_common, cli_projects, db
 from portal.models import AuditEvent
-from portal.services import idle
-from tests.unit.projects.conftest import fake, people, project  # noqa: F401 - fixtures
 
 
-def _policy(app, project_id):
-    with app.app_context():
-        return idle.policy_view(project_id)
-
-
-def _audits(app):
-    with app.app_context():
-        return db.session.query(AuditEvent).filter_by(action="project.idle_policy").count()
-
-
-def test_cli_show_and_set(app, monkeypatch, project):  # noqa: F811
+def test_cli_show_and_set(app, monkeypatch, project, policy_state):
     monkeypatch.setattr(cli_common, "make_app", lambda: app)
     run = CliRunner().invoke
     shown = run(cli.main, ["idle-policy", "show", "tproj"])
@@ -44,11 +32,12 @@ def test_cli_show_and_set(app, monkeypatch, project):  # noqa: F811
                         (["--limit-minutes", "60", "--gpu-threshold", "200"], "percentage")):
         bad = run(cli.main, ["idle-policy", "set", "tproj", *argv])
         assert bad.exit_code != 0 and words in bad.output, bad.output
-    assert _policy(app, project)["limit_s"] == 7200 and _audits(app) == 1
+    policy, audits = policy_state(project)
+    assert policy["limit_s"] == 7200 and audits == 1
     assert run(cli.main, ["idle-policy", "show", "nope"]).exit_code == 1
 
 
-def test_cli_refuses_a_non_admin(app, monkeypatch, project):  # noqa: F811
+def test_cli_refuses_a_non_admin(app, monkeypatch, project, policy_state):
     monkeypatch.setattr(cli_common, "make_app", lambda: app)
     monkeypatch.setattr(cli_projects.os, "geteuid", lambda: 1)
     monkeypatch.setattr(cli_projects, "invoking_unix_user", lambda: "daemon")  # mia, manager
@@ -56,4 +45,4 @@ def test_cli_refuses_a_non_admin(app, monkeypatch, project):  # noqa: F811
     refused = run(cli.main, ["idle-policy", "set", "tproj", "--limit-minutes", "60"])
     assert refused.exit_code == 1 and "Only platform administrators" in refused.output
     assert run(cli.main, ["idle-policy", "show", "tproj"]).exit_code == 1
-    assert _policy(app, project)["enabled"] is False
+    assert policy_state(project)[0]["enabled"] is False
