@@ -32,6 +32,10 @@ class _Body(asyncio.BufferedProtocol):
         return self.buffer[:min(self.limit, self.remaining)]
 
     def buffer_updated(self, nbytes: int) -> None:
+        if self.sink.is_closing():  # the client went away: stop reading the session
+            self._finish(ConnectionResetError("the client went away"))
+            self.source.pause_reading()
+            return
         self.sink.write(self.buffer[:nbytes])  # what the socket does not take is copied
         self.remaining -= nbytes
         if self.remaining <= 0:
@@ -80,6 +84,7 @@ async def relay_body(request: web.Request, resp: web.StreamResponse, up, limit: 
     await resp.write(first)  # also flushes the head
     source = up.connection.transport
     remaining = up.content_length - up.content.total_bytes
+    body = None
     try:
         if remaining <= 0:
             return
@@ -100,5 +105,10 @@ async def relay_body(request: web.Request, resp: web.StreamResponse, up, limit: 
             source.resume_reading()
         await body.done
     finally:
+        if body is not None:  # no one waits for its end any more
+            if not body.done.done():
+                body.done.cancel()
+            elif not body.done.cancelled():
+                body.done.exception()
         up.close()
         resp.force_close()  # aiohttp's writer did not count these bytes: no reuse
