@@ -10,13 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.scheduler import JobState
 from portal import db
 from portal.models import ProjectRole, Session, SessionMetric
 from portal.models.monitoring import SERIES
 from portal.services import monitoring, tokens
-from portal.services import sessions as svc
-from tests.unit.sessions.sessionfakes import make_member, register_jupyter, write_conn
+from tests.unit.sessions.sessionfakes import make_member, register_jupyter, start_running
 
 T0 = 1_800_000_000.0  # a bucket boundary for 10, 60 and 300 s
 FORM = {"name": "lab-1", "image": "jupyter", "cpus": "2", "mem_gb": "4", "end": "hours",
@@ -83,10 +81,7 @@ def running(image_app, backend):
         register_jupyter()
         from portal.services import users
 
-        session = svc.create_session(users.get_user("ursula"), FORM)
-        backend.scheduler.set_state(session.slurm_job_id, JobState.RUNNING, node="vm")
-        write_conn(backend, session)
-        svc.probe(session)
+        session = start_running(backend, users.get_user("ursula"), FORM)
         session_id, path = session.id, f"{session.directory}/metrics.jsonl"
         db.session.remove()
     return session_id, path

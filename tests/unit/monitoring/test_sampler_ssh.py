@@ -103,19 +103,13 @@ def test_ssh_seen_at_is_the_last_sample_with_a_login_cut_at_now():
 
 
 def test_ingestion_records_ssh_activity(image_app, backend):
-    from adapters.scheduler import JobState
-    from portal.services import sessions as svc
-    from portal.services import users
     from tests.unit.monitoring.test_ingest_api import FORM, lines
-    from tests.unit.sessions.sessionfakes import make_member, register_jupyter, write_conn
+    from tests.unit.sessions.sessionfakes import make_member, register_jupyter, start_running
 
     with image_app.test_request_context():
-        make_member("ursula")
+        user = make_member("ursula")
         register_jupyter()
-        session = svc.create_session(users.get_user("ursula"), FORM)
-        backend.scheduler.set_state(session.slurm_job_id, JobState.RUNNING, node="vm")
-        write_conn(backend, session)
-        svc.probe(session)
+        session = start_running(backend, user, FORM)
         session_id, path = session.id, f"{session.directory}/metrics.jsonl"
         db.session.remove()
     now = datetime.fromtimestamp(T0 + 300, UTC).replace(tzinfo=None)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from adapters.errors import JobNotFound
 from adapters.scheduler import JobInfo, JobState
 from portal.services import public_images
+from portal.services import sessions as svc
 from tests.support.fakes import FakeFiles  # noqa: F401 - the session tests import it here
 from tests.support.members import make_member  # noqa: F401 - likewise
 
@@ -98,6 +99,16 @@ def write_conn(backend, session, host="vm", jupyter_port=40001, ssh_port=40002,
     backend.files.write("x", f"{session.directory}/connection.json", json.dumps(
         {"host": host, "jupyter_port": jupyter_port, "ssh_port": ssh_port, "token": token,
          "job_id": session.slurm_job_id}))
+
+
+def start_running(backend, user, data):
+    """A new session of `user` from form `data`, as it is once Slurm runs it on node vm
+    and its services answer (needs a request context)."""
+    session = svc.create_session(user, data)
+    backend.scheduler.set_state(session.slurm_job_id, JobState.RUNNING, node="vm")
+    write_conn(backend, session)
+    svc.probe(session)
+    return session
 
 
 def register_jupyter(path="/srv/images/jupyter"):

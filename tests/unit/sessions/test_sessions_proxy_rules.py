@@ -6,21 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.scheduler import JobState
 from portal.proxy.routes import filtered_cookies
 from portal.services import Forbidden, NotFound, ServiceError, whitelists
 from portal.services import proxy as rules
-from portal.services import sessions as svc
-from tests.unit.sessions.sessionfakes import make_member, session_data, write_conn
+from tests.unit.sessions.sessionfakes import make_member, session_data, start_running
 
 
 @pytest.fixture
 def running(world):
     backend = world["backend"]
-    session = svc.create_session(world["ursula"], session_data())
-    backend.scheduler.set_state(session.slurm_job_id, JobState.RUNNING, node="vm")
-    write_conn(backend, session)
-    svc.probe(session)
+    session = start_running(backend, world["ursula"], session_data())
     assert session.state == "running"
     return session
 
