@@ -56,7 +56,9 @@ def test_an_ended_jobs_efficiency_matches_sacct(app, cluster_ctx, prefix, slurm,
     figures = efficiency.figures(row)
     assert figures["cpu_percent"] == pytest.approx(expected["cpu"], abs=0.2)
     assert figures["memory_percent"] == pytest.approx(expected["memory"], abs=0.2)
-    assert 30 <= figures["cpu_percent"] <= 60  # one of two CPUs busy most of the time
+    # At most one of its two CPUs was busy; how busy depends on what else the machine runs
+    # (a loaded 2-core box gave it 15-25 %), so only the upper bound is the job's own.
+    assert 0 < figures["cpu_percent"] <= 60
 
     auth.login("alice")
     page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
