@@ -64,8 +64,10 @@ def _render(resource: str | None):
     obj = idem.load(resource)
     if resource and resource.startswith("job:"):
         from portal.api.jobs import job_json
+        from portal.api.schemas.jobs import JobDetail
 
-        return jsonify(job_json(obj, full=True))
+        return jsonify(JobDetail.dump(job_json(obj, full=True)))
+    from portal.api.schemas.sessions import Session
     from portal.services.sessiondisplay import session_json
 
-    return jsonify(session_json(obj))
+    return jsonify(Session.dump(session_json(obj)))

@@ -11,6 +11,8 @@ from portal.api.auth import token_required
 from portal.api.blueprint import bp
 from portal.api.errors import error_response
 from portal.api.jobs_openapi import register
+from portal.api.schemas import check_fields
+from portal.api.schemas.jobs import Job, JobDetail, JobInput, Schedule, SchedulePreview, Template
 from portal.services import ServiceError, jobdelete, joblog, jobtemplates, schedules
 from portal.services import jobs as jobsvc
 from portal.services.extend import ends_at
@@ -66,18 +68,17 @@ def job_json(job, full: bool = False) -> dict:
 @bp.get("/jobs")
 @token_required
 def list_jobs():
-    return jsonify([job_json(j) for j in jobsvc.visible_jobs(g.api_user)])
+    return jsonify(Job.dump_all(job_json(j) for j in jobsvc.visible_jobs(g.api_user)))
 
 
 @bp.post("/jobs")
 @token_required
 def create_job():
     body = _body()
+    check_fields(JobInput, body,
+                 {"template_id": ("template_id must be an integer.", "invalid_template")})
     if body.get("template_id") is not None:
-        try:
-            template_id = int(body["template_id"])
-        except (TypeError, ValueError):
-            raise ServiceError("template_id must be an integer.", "invalid_template") from None
+        template_id = int(body["template_id"])
         overrides = {k: v for k, v in body.items() if k != "template_id"}
         job = jobtemplates.run_template(g.api_user, template_id, overrides)
     else:
@@ -91,14 +92,14 @@ def created(job):
     if jobsvc.submission_uncertain(job):
         return error_response("slurm_unavailable", jobsvc.uncertain_message(job), 503,
                               details={"outage": "controller", "job_id": job.id},
-                              job=job_json(job, full=True))
-    return jsonify(job_json(job, full=True)), 201
+                              job=JobDetail.dump(job_json(job, full=True)))
+    return jsonify(JobDetail.dump(job_json(job, full=True))), 201
 
 
 @bp.get("/jobs/<int:job_id>")
 @token_required
 def get_job(job_id: int):
-    return jsonify(job_json(jobsvc.get_job(g.api_user, job_id), full=True))
+    return jsonify(JobDetail.dump(job_json(jobsvc.get_job(g.api_user, job_id), full=True)))
 
 
 @bp.post("/jobs/<int:job_id>/extend")
@@ -107,8 +108,8 @@ def extend_job(job_id: int):
     """The owner extends a running job by {"hours": N} (issue #17): 409 names the cap."""
     from portal.services import extend
 
-    return jsonify(job_json(extend.extend_job(g.api_user, job_id, _body().get("hours")),
-                            full=True))
+    job = extend.extend_job(g.api_user, job_id, _body().get("hours"))
+    return jsonify(JobDetail.dump(job_json(job, full=True)))
 
 
 @bp.delete("/jobs/<int:job_id>")
@@ -145,26 +146,29 @@ def template_json(template) -> dict:
 @bp.get("/templates")
 @token_required
 def list_templates():
-    return jsonify([template_json(t) for t in jobtemplates.list_templates(g.api_user)])
+    return jsonify(Template.dump_all(
+        template_json(t) for t in jobtemplates.list_templates(g.api_user)))
 
 
 @bp.post("/templates")
 @token_required
 def create_template():
-    return jsonify(template_json(jobtemplates.create_template(g.api_user, _body()))), 201
+    template = jobtemplates.create_template(g.api_user, _body())
+    return jsonify(Template.dump(template_json(template))), 201
 
 
 @bp.get("/templates/<int:template_id>")
 @token_required
 def get_template(template_id: int):
-    return jsonify(template_json(jobtemplates.get_template(g.api_user, template_id)))
+    return jsonify(Template.dump(template_json(
+        jobtemplates.get_template(g.api_user, template_id))))
 
 
 @bp.put("/templates/<int:template_id>")
 @token_required
 def update_template(template_id: int):
     template = jobtemplates.update_template(g.api_user, template_id, _body())
-    return jsonify(template_json(template))
+    return jsonify(Template.dump(template_json(template)))
 
 
 @bp.delete("/templates/<int:template_id>")
@@ -199,26 +203,28 @@ def schedule_json(schedule, full: bool = False) -> dict:
 @bp.get("/schedules")
 @token_required
 def list_schedules():
-    return jsonify([schedule_json(s) for s in schedules.list_schedules(g.api_user)])
+    return jsonify(Schedule.dump_all(
+        schedule_json(s) for s in schedules.list_schedules(g.api_user)))
 
 
 @bp.post("/schedules")
 @token_required
 def create_schedule():
     schedule = schedules.create_schedule(g.api_user, _body())
-    return jsonify(schedule_json(schedule, full=True)), 201
+    return jsonify(Schedule.dump(schedule_json(schedule, full=True))), 201
 
 
 @bp.post("/schedules/preview")
 @token_required
 def preview_schedule():
-    return jsonify(schedules.preview(_body()))
+    return jsonify(SchedulePreview.dump(schedules.preview(_body())))
 
 
 @bp.get("/schedules/<int:schedule_id>")
 @token_required
 def get_schedule(schedule_id: int):
-    return jsonify(schedule_json(schedules.get_schedule(g.api_user, schedule_id), full=True))
+    schedule = schedules.get_schedule(g.api_user, schedule_id)
+    return jsonify(Schedule.dump(schedule_json(schedule, full=True)))
 
 
 @bp.delete("/schedules/<int:schedule_id>")

@@ -1,9 +1,11 @@
-"""OpenAPI paths and schemas of the jobs, templates and schedules API (merged into
-portal.api.openapi's PATHS/SCHEMAS when portal.api.jobs is imported)."""
+"""OpenAPI paths of the jobs, templates and schedules API (merged into portal.api.openapi's
+PATHS when portal.api.jobs is imported); their schemas come from the models in
+portal.api.schemas.jobs."""
 
 from __future__ import annotations
 
-from portal.api.openapi import _errors, _ok
+from portal.api.openapi import _errors, _ok, replayed
+from portal.api.schemas import components, jobs
 
 
 def _ref(name: str) -> dict:
@@ -34,6 +36,7 @@ JOB_PATHS: dict = {
         "post": {"summary": "Run a job (or from a template with template_id)",
                  "requestBody": _body(_ref("JobInput")),
                  "responses": {"201": _ok(_ref("JobDetail"), "Submitted"),
+                               "200": replayed(_ref("JobDetail")),
                                **_errors(400, 401, 403)}},
     },
     "/jobs/{job_id}": {
@@ -50,9 +53,7 @@ JOB_PATHS: dict = {
                             "a cap answers 409 `extend_over_<cap>` with `cap` and "
                             "`most_hours`. Takes an Idempotency-Key",
                  "parameters": _id("job_id"),
-                 "requestBody": _body({"type": "object", "required": ["hours"],
-                                       "properties": {"hours": {"type": "integer",
-                                                                "minimum": 1}}}),
+                 "requestBody": _body(_ref("ExtendInput")),
                  "responses": {"200": _ok(_ref("JobDetail"), "Extended (see `ends_at`)"),
                                **_errors(400, 401, 404),
                                "409": {"description": "A cap or the state refuses it: "
@@ -92,6 +93,7 @@ JOB_PATHS: dict = {
                  "requestBody": {"required": False, "content": {
                      "application/json": {"schema": _ref("JobInput")}}},
                  "responses": {"201": _ok(_ref("JobDetail"), "Submitted"),
+                               "200": replayed(_ref("JobDetail")),
                                **_errors(400, 401, 403, 404)}},
     },
     "/schedules": {
@@ -117,93 +119,8 @@ JOB_PATHS: dict = {
     },
 }
 
-_INT, _STR = {"type": "integer"}, {"type": "string"}
-_NSTR, _NINT = {"type": ["string", "null"]}, {"type": ["integer", "null"]}
-SPEC = {
-    "gpu_model": _NSTR, "gpu_count": _INT, "cpus": _INT, "mem_gb": _INT, "shm_gb": _INT,
-    "image_type": {"type": "string", "enum": ["public", "custom"]}, "image": _STR,
-    "command": {"type": "string", "description": "Run exactly as typed inside the image"},
-    "time_limit_min": {"type": ["integer", "null"],
-                       "description": "sbatch --time in minutes; in a job, what Slurm got; "
-                                      "in a template, null means the project's MaxWall "
-                                      "(else the partition default) when it runs"},
-}
-# What a request may send besides the spec: the time limit in sbatch --time notation.
-TIME_INPUT = {"time_limit": {
-    "type": ["string", "integer"],
-    "description": 'sbatch --time: minutes ("30" or 30), "H:MM:SS", "D-HH:MM:SS"; default '
-                   "the project's MaxWall, else the partition default; at most the MaxWall "
-                   "(error time_over_limit; unreadable: invalid_time_limit)"}}
-# Issue #12: where the project asks for approval, why this is needed (shown to the manager).
-REASON = {"reason": {"type": ["string", "null"],
-                     "description": "Why it is needed, for the manager who approves it "
-                                    "(projects with an approval threshold)"}}
-JOB = {
-    "type": "object",
-    "properties": {
-        "id": _INT, "name": _STR, "state": _STR, "reason": _NSTR, "reason_text": _NSTR,
-        "slurm_job_id": _NSTR, "account": _STR, "partition": _NSTR, "nodes": _NSTR,
-        "owner": _STR, "framework": _STR, **SPEC,
-        "created_at": _STR, "submitted_at": _NSTR, "started_at": _NSTR, "ended_at": _NSTR,
-        "exit_code": _NINT, "exit_signal": _NINT, "run_at": _NSTR, "schedule_id": _NINT,
-        "template_id": _NINT, "error": _NSTR,
-        "ends_at": {"type": ["string", "null"],
-                    "description": "While running: when its time limit ends it"},
-    },
-}
-EVENT = {"type": "object", "properties": {"at": _STR, "kind": _STR, "details": {"type": "object"},
-                                          "text": _STR}}
-_NNUM = {"type": ["number", "null"]}
-# Issue #17 item 6: what an ended job or session used against what it held (like seff).
-EFFICIENCY = {
-    "type": ["object", "null"],
-    "description": "What it used of what it held, once it has ended and Slurm's accounting "
-                   "has it (null before): CPU = CPU time / (elapsed x CPUs), memory = peak "
-                   "resident memory / memory held, GPU = mean utilisation of the portal's "
-                   "monitoring samples (null without samples)",
-    "properties": {
-        "cpu_percent": _NNUM, "memory_percent": _NNUM, "gpu_percent": _NNUM,
-        "elapsed_s": _INT, "cpu_time_s": {"type": "number"}, "cpus": _INT,
-        "max_memory_mb": _NNUM, "memory_mb": _INT, "gpus": _INT, "gpu_samples": _INT,
-        "slurm_state": _STR,
-    },
-}
-JOB_SCHEMAS: dict = {
-    "Job": JOB,
-    "Efficiency": EFFICIENCY,
-    "JobDetail": {"allOf": [JOB, {"type": "object", "properties": {
-        "script": _STR, "events": {"type": "array", "items": EVENT},
-        "efficiency": _ref("Efficiency")}}]},
-    "JobInput": {"type": "object", "properties": {"name": _STR, "template_id": _INT, **SPEC,
-                                                  **TIME_INPUT, **REASON}},
-    "TemplateInput": {"type": "object", "required": ["name", "image", "command"],
-                      "properties": {"name": _STR, **SPEC, **TIME_INPUT}},
-    "Template": {"type": "object", "properties": {
-        "id": _INT, "name": _STR, "framework": _STR, **SPEC, "next_job_name": _STR,
-        "created_at": _STR, "updated_at": _STR}},
-    "ScheduleInput": {"type": "object", "required": ["name", "cron", "timezone", "template_id"],
-                      "properties": {
-                          "name": _STR, "description": _STR, "cron": _STR, "timezone": _STR,
-                          "start": {"type": "string", "description": "local time, ISO 8601"},
-                          "end": {"type": "string", "description": "local time, ISO 8601"},
-                          "template_id": _INT,
-                          "mode": {"type": "string", "enum": ["single", "multi"]},
-                          "missed_policy": {"type": "string", "enum": ["skip", "run_late"]}}},
-    "Schedule": {"type": "object", "properties": {
-        "id": _INT, "name": _STR, "description": _STR, "cron": _STR, "timezone": _STR,
-        "start_at": _STR, "end_at": _NSTR, "mode": _STR, "missed_policy": _STR,
-        "status": _STR, "template_id": _NINT,
-        "upcoming_job": {"oneOf": [_ref("Job"), {"type": "null"}]},
-        "history": {"type": "array", "items": EVENT}}},
-    "SchedulePreview": {"type": "object", "properties": {
-        "cron": _STR, "timezone": _STR, "description": _STR,
-        "next_runs": {"type": "array", "items": _STR},
-        "next_runs_utc": {"type": "array", "items": _STR}}},
-}
-
-
 def register() -> None:
     from portal.api.openapi import PATHS, SCHEMAS
 
     PATHS.update(JOB_PATHS)
-    SCHEMAS.update(JOB_SCHEMAS)
+    SCHEMAS.update(components(jobs.OUTPUTS, jobs.INPUTS))

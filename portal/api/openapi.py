@@ -1,8 +1,12 @@
-"""The OpenAPI 3.1 description of /api/v1. Each feature adds its paths to PATHS."""
+"""The OpenAPI 3.1 description of /api/v1. Each feature adds its paths to PATHS and its
+typed schemas (portal/api/schemas) to SCHEMAS; the error envelope, the 503 answer and the
+Idempotency-Key header, shared by all, are written here."""
 
 from __future__ import annotations
 
 import copy
+
+from portal.api.schemas import account, cluster, components
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 OUTAGES = ["controller", "slurmdbd", "database", "node"]  # adapters.errors.outage_of
@@ -57,6 +61,13 @@ def _ok(schema: dict, description: str = "OK") -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def replayed(schema: dict) -> dict:
+    """The 200 that a create answers to a retry with its Idempotency-Key when the first
+    request ended before answering (issue #13): what it made, on record."""
+    return _ok(schema, "Replayed: the first request with this Idempotency-Key ended before "
+                       "answering; this is what it made")
+
+
 def _errors(*codes: int) -> dict:
     text = {400: "Bad input", 401: "No valid token", 403: "Not allowed", 404: "Not found",
             409: "Refused in its current state (the code says why)",
@@ -107,22 +118,6 @@ PATHS: dict = {
     },
 }
 
-TOKEN = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "name": {"type": "string"},
-        "prefix": {"type": "string"},
-        "scope": {"type": "string", "enum": ["read", "write", "admin"]},
-        "created_at": {"type": "string", "format": "date-time"},
-        "last_used_at": {
-            "type": ["string", "null"], "format": "date-time",
-            "description": "Coalesced: updated at most once per TOKEN_LAST_USED_INTERVAL "
-                           "(default 5 minutes).",
-        },
-    },
-}
-
 SCOPES_TEXT = (
     "Personal access tokens (`Authorization: Bearer gpp_…`) have one scope. `read`: GET and "
     "HEAD only; anything else answers 403 `insufficient_scope`. `write`: also creates, "
@@ -148,6 +143,11 @@ SCHEMAS: dict = {
                                "description": "With 503: the job on record, not confirmed."},
                     "session_id": {"type": "integer", "description": "The same, for a "
                                                                      "session."},
+                    "cap": {"type": "string", "enum": ["max_wall", "partition", "wallet"],
+                            "description": "With 409 `extend_over_<cap>`: what caps it."},
+                    "most_hours": {"type": "integer",
+                                   "description": "With 409 `extend_over_<cap>`: the most "
+                                                  "whole hours that still fit."},
                 },
             },
             "job": {"$ref": "#/components/schemas/JobDetail",
@@ -157,69 +157,8 @@ SCHEMAS: dict = {
                                        "record."},
         },
     },
-    "Me": {
-        "type": "object",
-        "properties": {
-            "username": {"type": "string"},
-            "unix_user": {"type": ["string", "null"]},
-            "display_name": {"type": "string"},
-            "email": {"type": "string"},
-            "is_admin": {"type": "boolean",
-                         "description": "Admin rights in force for this token's scope."},
-            "token_scope": {"type": "string", "enum": ["read", "write", "admin"]},
-            "theme": {"type": "string", "enum": ["light", "dark"]},
-            "locale": {"type": ["string", "null"]},
-            "projects": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "account": {"type": "string"},
-                        "name": {"type": "string"},
-                        "role": {"type": "string", "enum": ["member", "manager"]},
-                    },
-                },
-            },
-        },
-    },
-    "Cluster": {
-        "type": "object",
-        "properties": {
-            "available": {"type": "boolean"},
-            "stale": {"type": "boolean"},
-            "taken_at": {"type": ["string", "null"]},
-            "age_seconds": {"type": ["number", "null"]},
-            "error": {"type": ["string", "null"]},
-            "slurm_version": {"type": ["string", "null"]},
-            "partitions": {"type": "array", "items": {"type": "object"}},
-            "nodes": {"type": "array", "items": {"type": "object"}},
-            "worker": {
-                "type": ["object", "null"],
-                "description": "The worker that fills this view (null: it never reported): "
-                               "`late` when its last beat is older than `late_after` s.",
-                "properties": {
-                    "reported": {"type": "boolean"}, "late": {"type": "boolean"},
-                    "beat_at": {"type": ["string", "null"]},
-                    "age_seconds": {"type": ["number", "null"]},
-                    "interval": {"type": ["number", "null"]},
-                    "late_after": {"type": ["number", "null"]},
-                },
-            },
-            "gpu_models": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "model": {"type": "string"},
-                        "total": {"type": "integer"},
-                        "free": {"type": "integer"},
-                    },
-                },
-            },
-        },
-    },
-    "Token": TOKEN,
-    "NewToken": {"allOf": [TOKEN, {"type": "object", "properties": {"token": {"type": "string"}}}]},
+    # The token's user, its tokens and the cluster view: typed in portal/api/schemas.
+    **components(account.OUTPUTS + cluster.OUTPUTS, []),
 }
 
 
@@ -236,12 +175,23 @@ def _with_reliability(paths: dict) -> dict:
                 if not any(p.get("name") == "Idempotency-Key" or p.get("$ref") == IDEM_REF
                            for p in params):
                     params.append({"$ref": IDEM_REF})
+                answers = operation.setdefault("responses", {})
+                for status, text in IDEMPOTENCY_ANSWERS.items():
+                    answers.setdefault(status, {"description": text, "content": {
+                        "application/json": {"schema": ERROR}}})
             if (method, path) in SLURM_OPERATIONS:
                 operation.setdefault("responses", {})["503"] = {"$ref": UNAVAILABLE_REF}
     return paths
 
 
 IDEM_REF = "#/components/parameters/IdempotencyKey"
+# What any POST with an Idempotency-Key may answer (portal/api/idempotency.py).
+IDEMPOTENCY_ANSWERS = {
+    "409": "The first request with this Idempotency-Key still runs "
+           "(`idempotency_in_progress`)",
+    "422": "This Idempotency-Key was used with another path or body "
+           "(`idempotency_key_reused`)",
+}
 UNAVAILABLE_REF = "#/components/responses/SlurmUnavailable"
 
 

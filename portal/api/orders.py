@@ -13,6 +13,7 @@ from flask import g, jsonify, request
 from portal.api.auth import token_required
 from portal.api.blueprint import bp
 from portal.api.orders_openapi import register
+from portal.api.schemas.orders import Order
 from portal.services import ServiceError
 from portal.services import approvals as apsvc
 from portal.services import orders as svc
@@ -26,26 +27,26 @@ register()
 def list_orders():
     orders = svc.list_orders(g.api_user, request.args)
     live = svc.live_states(orders)
-    return jsonify([svc.as_dict(o, live=live.get(o.id)) for o in orders])
+    return jsonify(Order.dump_all(svc.as_dict(o, live=live.get(o.id)) for o in orders))
 
 
 @bp.get("/orders/<int:order_id>")
 @token_required
 def get_order(order_id: int):
-    return jsonify(svc.as_dict(svc.get_order(g.api_user, order_id), events=True))
+    return jsonify(Order.dump(svc.as_dict(svc.get_order(g.api_user, order_id), events=True)))
 
 
 @bp.get("/approvals")
 @token_required
 def list_approvals():
-    return jsonify([svc.as_dict(o) for o in apsvc.pending(g.api_user)])
+    return jsonify(Order.dump_all(svc.as_dict(o) for o in apsvc.pending(g.api_user)))
 
 
 @bp.post("/approvals/<int:order_id>/approve")
 @token_required
 def approve(order_id: int):
     order = apsvc.approve(g.api_user, order_id, get_backend())
-    return jsonify(svc.as_dict(order, events=True))
+    return jsonify(Order.dump(svc.as_dict(order, events=True)))
 
 
 @bp.post("/approvals/<int:order_id>/reject")
@@ -55,4 +56,4 @@ def reject(order_id: int):
     if not isinstance(body, dict):
         raise ServiceError("Send a JSON object with a message.", "invalid_body")
     order = apsvc.reject(g.api_user, order_id, body.get("message"), get_backend())
-    return jsonify(svc.as_dict(order, events=True))
+    return jsonify(Order.dump(svc.as_dict(order, events=True)))

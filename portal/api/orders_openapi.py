@@ -4,6 +4,7 @@ portal.api.openapi's PATHS and SCHEMAS when portal.api.orders loads."""
 from __future__ import annotations
 
 from portal.api.openapi import _errors, _ok
+from portal.api.schemas import components, orders
 
 
 def _ref(name: str) -> dict:
@@ -23,7 +24,6 @@ RANGE = [
      "schema": {"type": "string", "enum": ["none", "pending", "approved", "rejected",
                                            "closed"]}},
 ]
-TEXT = {"type": ["string", "null"]}
 _ERROR = {"application/json": {"schema": _ref("Error")}}
 MORE = {
     "409": {"description": "Already decided, or the job no longer waits in Slurm "
@@ -61,37 +61,14 @@ ORDER_PATHS: dict = {
         "post": {"summary": "Reject with a message for the requester: the job is cancelled",
                  "parameters": ORDER_ID,
                  "requestBody": {"required": True, "content": {"application/json": {
-                     "schema": {"type": "object", "required": ["message"], "properties": {
-                         "message": {"type": "string", "minLength": 1,
-                                     "maxLength": 1000}}}}}},
+                     "schema": _ref("RejectInput")}}},
                  "responses": {"200": _ok(_ref("Order")),
                                **_errors(400, 401, 403, 404), **MORE}},
     },
 }
 
-ORDER_SCHEMAS: dict = {
-    "Order": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "created_at": {"type": "string"},
-        "kind": {"type": "string", "enum": ["session", "job", "scheduled"]},
-        "ref_id": {"type": "integer"}, "user": TEXT, "project_id": {"type": "integer"},
-        "account": {"type": "string"}, "name": {"type": "string"},
-        "spec": {"type": "object"},
-        "unit_price": {"type": "string", "description": "Hourly price when ordered"},
-        "slurm_job_id": TEXT, "state": {"type": "string"},
-        "job_state": {"type": ["string", "null"],
-                      "description": "The session's or job's state now"},
-        "reason": {"type": "string"},
-        "approval": {"type": "string",
-                     "enum": ["none", "pending", "approved", "rejected", "closed"]},
-        "decided_by": TEXT, "decided_at": TEXT, "decision_message": TEXT,
-        "history": {"type": "array", "items": {"type": "object", "properties": {
-            "at": {"type": "string"}, "kind": {"type": "string"},
-            "actor": {"type": "string"}, "details": {"type": "object"}}}}}},
-}
-
-
 def register() -> None:
     from portal.api.openapi import PATHS, SCHEMAS
 
     PATHS.update(ORDER_PATHS)
-    SCHEMAS.update(ORDER_SCHEMAS)
+    SCHEMAS.update(components(orders.OUTPUTS, orders.INPUTS))

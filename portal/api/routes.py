@@ -4,6 +4,8 @@ from portal.api.auth import token_required
 from portal.api.blueprint import bp
 from portal.api.errors import error_response  # also registers the handlers
 from portal.api.openapi import openapi_document
+from portal.api.schemas.account import Me, Token
+from portal.api.schemas.cluster import Cluster
 from portal.services import audit, cluster, tokens, users
 
 
@@ -42,7 +44,7 @@ def openapi():
 @bp.get("/me")
 @token_required
 def me():
-    return jsonify({**_user_json(g.api_user), "token_scope": g.api_token.scope})
+    return jsonify(Me.dump({**_user_json(g.api_user), "token_scope": g.api_token.scope}))
 
 
 @bp.get("/cluster")
@@ -54,13 +56,13 @@ def cluster_state():
     beat = heartbeat.status()
     worker = None if beat is None else {k: beat[k] for k in (
         "reported", "late", "beat_at", "age_seconds", "interval", "late_after")}
-    return jsonify({**cluster.cached_view(), "worker": worker})
+    return jsonify(Cluster.dump({**cluster.cached_view(), "worker": worker}))
 
 
 @bp.get("/tokens")
 @token_required
 def list_tokens():
-    return jsonify([_token_json(t) for t in tokens.list_tokens(g.api_user)])
+    return jsonify(Token.dump_all(_token_json(t) for t in tokens.list_tokens(g.api_user)))
 
 
 @bp.post("/tokens")

@@ -9,6 +9,7 @@ from flask import g, jsonify, request
 from portal.api.auth import token_required
 from portal.api.blueprint import bp
 from portal.api.errors import error_response
+from portal.api.schemas.sessions import Image, RegisteredImage, Session
 from portal.api.sessions_openapi import register
 from portal.services import ServiceError, public_images, sessionbatch
 from portal.services import sessions as svc
@@ -41,7 +42,7 @@ def image_row_json(row) -> dict:
 @bp.get("/sessions")
 @token_required
 def list_sessions():
-    return jsonify([session_json(s) for s in svc.visible_sessions(g.api_user)])
+    return jsonify(Session.dump_all(session_json(s) for s in svc.visible_sessions(g.api_user)))
 
 
 @bp.post("/sessions")
@@ -50,13 +51,13 @@ def create_session():
     body = _body()
     if "members" in body:
         created = sessionbatch.batch_create(g.api_user, body, body.get("members"))
-        return jsonify([session_json(s) for s in created]), 201
+        return jsonify(Session.dump_all(session_json(s) for s in created)), 201
     session = svc.create_session(g.api_user, body)
     if svc.submission_uncertain(session):  # on record, never submitted twice (issue #13)
         return error_response("slurm_unavailable", svc.uncertain_message(session), 503,
                               details={"outage": "controller", "session_id": session.id},
-                              session=session_json(session))
-    return jsonify(session_json(session, connection=True)), 201
+                              session=Session.dump(session_json(session)))
+    return jsonify(Session.dump(session_json(session, connection=True))), 201
 
 
 @bp.get("/sessions/<int:session_id>")
@@ -65,14 +66,15 @@ def get_session(session_id: int):
     session = svc.get_session(g.api_user, session_id, manage=True)
     if session.user_id == g.api_user.id:
         svc.probe(session)
-    return jsonify(session_json(session, connection=session.user_id == g.api_user.id))
+    return jsonify(Session.dump(session_json(session,
+                                             connection=session.user_id == g.api_user.id)))
 
 
 @bp.delete("/sessions/<int:session_id>")
 @token_required
 def delete_session(session_id: int):
     session = svc.delete_session(g.api_user, session_id)
-    return jsonify(session_json(session)), 202
+    return jsonify(Session.dump(session_json(session))), 202
 
 
 @bp.post("/sessions/<int:session_id>/accept")
@@ -82,7 +84,7 @@ def accept_session(session_id: int):
     from portal.services import sessionaccept
 
     session = sessionaccept.accept(g.api_user, session_id)
-    return jsonify(session_json(session, connection=True))
+    return jsonify(Session.dump(session_json(session, connection=True)))
 
 
 @bp.post("/sessions/<int:session_id>/extend")
@@ -92,7 +94,7 @@ def extend_session(session_id: int):
     from portal.services import extend
 
     session = extend.extend_session(g.api_user, session_id, _body().get("hours"))
-    return jsonify(session_json(session, connection=True))
+    return jsonify(Session.dump(session_json(session, connection=True)))
 
 
 @bp.post("/sessions/<int:session_id>/decline")
@@ -101,13 +103,13 @@ def decline_session(session_id: int):
     """The owner declines a session a manager asked for: nothing was ever submitted."""
     from portal.services import sessionaccept
 
-    return jsonify(session_json(sessionaccept.decline(g.api_user, session_id)))
+    return jsonify(Session.dump(session_json(sessionaccept.decline(g.api_user, session_id))))
 
 
 @bp.get("/images")
 @token_required
 def list_images():
-    return jsonify([image_json(i) for i in available_images(g.api_user)])
+    return jsonify(Image.dump_all(image_json(i) for i in available_images(g.api_user)))
 
 
 @bp.post("/images")
@@ -124,4 +126,4 @@ def register_image():
     row = public_images.register_image(
         body.get("name"), body.get("path"), actor=g.api_user,
         **{k: body[k] for k in fields if k in body})
-    return jsonify(image_row_json(row)), 201
+    return jsonify(RegisteredImage.dump(image_row_json(row))), 201

@@ -13,6 +13,7 @@ from flask import g, jsonify, request
 
 from portal.api.auth import token_required
 from portal.api.blueprint import bp
+from portal.api.schemas.wallet import Wallet, WalletDetail, WalletTransaction
 from portal.api.wallet_openapi import register
 from portal.services import ServiceError
 from portal.services import wallet as svc
@@ -46,7 +47,7 @@ def wallet_json(project, balance) -> dict:
 def list_wallets():
     projects = svc.visible_projects(g.api_user)
     balances = svc.balances([p.id for p in projects])
-    return jsonify([wallet_json(p, balances[p.id]) for p in projects])
+    return jsonify(Wallet.dump_all(wallet_json(p, balances[p.id]) for p in projects))
 
 
 @bp.get("/wallet/<int:project_id>")
@@ -61,14 +62,14 @@ def get_wallet(project_id: int):
     if not 1 <= limit <= MAX_LIMIT:
         raise ServiceError(f"limit is a whole number from 1 to {MAX_LIMIT}.", "invalid_limit")
     listing = svc.transactions(project, filters, limit)
-    return jsonify({
+    return jsonify(WalletDetail.dump({
         **wallet_json(project, svc.balance(project.id)),
         "filters": filters.as_args(),
         "totals": {"count": listing.count, "topups": str(listing.topups),
                    "charges": str(listing.charges)},
         "truncated": listing.truncated,
         "transactions": [transaction_json(tx) for tx in listing.rows],
-    })
+    }))
 
 
 @bp.post("/wallet/<int:project_id>/topups")
@@ -78,4 +79,4 @@ def top_up(project_id: int):
     if not isinstance(body, dict):
         raise ServiceError("Send a JSON object.", "invalid_body")
     tx = svc.top_up(g.api_user, project_id, body.get("amount"), body.get("note") or "")
-    return jsonify(transaction_json(tx)), 201
+    return jsonify(WalletTransaction.dump(transaction_json(tx))), 201

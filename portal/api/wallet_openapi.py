@@ -1,9 +1,10 @@
-"""OpenAPI paths and schemas of /wallet (F11), merged into portal.api.openapi's PATHS and
-SCHEMAS when portal.api.wallet loads."""
+"""OpenAPI paths of /wallet (F11), merged into portal.api.openapi's PATHS when
+portal.api.wallet loads; the schemas come from portal.api.schemas.wallet."""
 
 from __future__ import annotations
 
 from portal.api.openapi import _errors, _ok
+from portal.api.schemas import components, wallet
 
 
 def _ref(name: str) -> dict:
@@ -23,9 +24,6 @@ QUERY = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                 "maximum": 5000, "default": 500}},
 ]
-MONEY = {"type": "string", "description": "Decimal amount, e.g. \"12.50\""}
-TEXT = {"type": ["string", "null"]}
-
 WALLET_PATHS: dict = {
     "/wallet": {
         "get": {"summary": "Balances of your projects (admins: all) and their Slurm budgets",
@@ -43,41 +41,14 @@ WALLET_PATHS: dict = {
                             "project's Slurm budget (GrpTRESMins=billing) follows",
                  "parameters": PROJECT,
                  "requestBody": {"required": True, "content": {"application/json": {
-                     "schema": {"type": "object", "required": ["amount"], "properties": {
-                         "amount": {"type": ["string", "number"]},
-                         "note": {"type": "string", "maxLength": 500}}}}}},
+                     "schema": _ref("TopUpInput")}}},
                  "responses": {"201": _ok(_ref("WalletTransaction"), "Created"),
                                **_errors(400, 401, 403, 404)}},
     },
 }
 
-WALLET_SCHEMAS: dict = {
-    "Budget": {"type": "object", "properties": {
-        "enforced": {"type": "boolean"}, "why_not": TEXT,
-        "limit_billing_minutes": {"type": ["integer", "null"]},
-        "used_billing_minutes": {"type": ["integer", "null"]},
-        "left_billing_minutes": {"type": ["integer", "null"]},
-        "left": TEXT, "synced_at": TEXT, "error": TEXT}},
-    "Wallet": {"type": "object", "properties": {
-        "project_id": {"type": "integer"}, "account": {"type": "string"},
-        "name": {"type": "string"}, "balance": MONEY, "budget": _ref("Budget")}},
-    "WalletTransaction": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "type": {"type": "string", "enum": ["topup", "charge"]},
-        "amount": MONEY, "at": {"type": "string"}, "recorded_at": {"type": "string"},
-        "service": TEXT, "job_id": TEXT, "user": TEXT, "qos": TEXT,
-        "billing": {"type": "integer"}, "elapsed_s": {"type": "integer"},
-        "order_id": {"type": ["integer", "null"]}, "by": TEXT, "note": TEXT}},
-    "WalletDetail": {"allOf": [_ref("Wallet"), {"type": "object", "properties": {
-        "filters": {"type": "object"},
-        "totals": {"type": "object", "properties": {
-            "count": {"type": "integer"}, "topups": MONEY, "charges": MONEY}},
-        "truncated": {"type": "boolean"},
-        "transactions": {"type": "array", "items": _ref("WalletTransaction")}}}]},
-}
-
-
 def register() -> None:
     from portal.api.openapi import PATHS, SCHEMAS
 
     PATHS.update(WALLET_PATHS)
-    SCHEMAS.update(WALLET_SCHEMAS)
+    SCHEMAS.update(components(wallet.OUTPUTS, wallet.INPUTS))

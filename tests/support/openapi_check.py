@@ -127,4 +127,4 @@ def problems(method: str, rule: str, status: int, content_type: str, body) -> li
     ref = f"{BASE}#{pointer}/content/{_pointer('application/json')}/schema"
     validator = Draft202012Validator({"$ref": ref}, registry=registry)
     return [f"{where}: {'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"
-            for e in validator.iter_errors(body)][:5]
+            for e in validator.iter_errors(body)][:40]
