@@ -23,10 +23,13 @@ from portal.cli_common import (
 
 def _spec_options(function):
     for option in reversed([
+        click.option("--nodes", "node_count", type=int, default=1, show_default=True,
+                     help="Nodes (sbatch --nodes); --gpus, --cpus and --mem-gb are per node."),
         click.option("--gpu-model", default=None, help="GPU model, e.g. a100."),
-        click.option("--gpus", "gpu_count", type=int, default=0, show_default=True),
-        click.option("--cpus", type=int, default=1, show_default=True),
-        click.option("--mem-gb", type=int, default=4, show_default=True),
+        click.option("--gpus", "gpu_count", type=int, default=0, show_default=True,
+                     help="GPUs per node."),
+        click.option("--cpus", type=int, default=1, show_default=True, help="CPU cores per node."),
+        click.option("--mem-gb", type=int, default=4, show_default=True, help="Memory per node."),
         click.option("--shm-gb", type=int, default=0, show_default=True),
         click.option("--time", "time_limit", default=None,
                      help="Time limit as sbatch --time takes it: minutes (30), H:MM:SS or "

@@ -108,6 +108,9 @@ class JobSpec:
     cpus: int | None = None
     mem: str | int | None = None
     time: int | str | None = None
+    # -N and --ntasks-per-node: a multi-node job (issue #15); cpus, mem and gres per node.
+    nodes: int | None = None
+    ntasks_per_node: int | None = None
     begin: datetime | str | None = None
     hold: bool = False
     dependency: str | None = None
@@ -127,6 +130,8 @@ class JobSpec:
         _check_pattern("gres", self.gres, _GRES)
         _check_pattern("dependency", self.dependency, _DEPENDENCY)
         _check_int_or_pattern("cpus", self.cpus, None)
+        _check_int_or_pattern("nodes", self.nodes, None)
+        _check_int_or_pattern("ntasks_per_node", self.ntasks_per_node, None)
         _check_int_or_pattern("mem", self.mem, _MEM)
         _check_int_or_pattern("time", self.time, _TIME)
         if not isinstance(self.begin, datetime):

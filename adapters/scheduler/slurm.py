@@ -50,6 +50,8 @@ SBATCH_FLAGS = (
     ("partition", "partition"),
     ("qos", "qos"),
     ("gres", "gres"),
+    ("nodes", "nodes"),
+    ("ntasks_per_node", "ntasks-per-node"),
     ("cpus", "cpus-per-task"),
     ("mem", "mem"),
     ("time", "time"),

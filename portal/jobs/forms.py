@@ -15,6 +15,8 @@ from wtforms import (
 
 class JobForm(FlaskForm):
     name = StringField(_l("Name"), render_kw={"maxlength": 64, "autocomplete": "off"})
+    node_count = StringField(_l("Nodes"), default="1",
+                             render_kw={"type": "number", "min": 1, "step": 1})
     gpu_model = SelectField(_l("GPU model"), choices=[], validate_choice=False)
     gpu_count = StringField(_l("GPU count"), default="0",
                             render_kw={"type": "number", "min": 0, "step": 1})

@@ -40,6 +40,8 @@ class JobSpecMixin:
     # sbatch --time in minutes (issue #16). A job records the limit it was submitted with;
     # a template None: the project's MaxWall (else the partition default) when it runs.
     time_limit_min: Mapped[int | None] = mapped_column(Integer)
+    # sbatch --nodes (issue #15); gpu_count, cpus and mem_gb are per node.
+    node_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Job(JobSpecMixin, Base):

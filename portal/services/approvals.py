@@ -108,7 +108,8 @@ def record(kind: str, obj, backend, *, reason: object = None) -> Order:
     logged, not fatal: the account's cap still keeps the job from starting, and approval
     releases any hold.
     """
-    pending = needs_approval(obj.project, obj.gpu_count)
+    gpus = (obj.gpu_count or 0) * (getattr(obj, "node_count", 1) or 1)  # all nodes' GPUs
+    pending = needs_approval(obj.project, gpus)
     order = ordersvc.record(kind, obj, reason=ordersvc.clean_reason(reason),
                             approval="pending" if pending else "none")
     db.session.commit()
@@ -116,7 +117,7 @@ def record(kind: str, obj, backend, *, reason: object = None) -> Order:
         _operator_hold(order, backend.scheduler, obj.slurm_job_id, failed=log.error)
     if pending:
         audit.record("approval.request", f"order:{order.id}", actor=obj.user,
-                     gpus=obj.gpu_count, threshold=obj.project.approval_threshold,
+                     gpus=gpus, threshold=obj.project.approval_threshold,
                      slurm_job_id=obj.slurm_job_id)
     return order
 

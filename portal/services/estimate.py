@@ -88,9 +88,11 @@ def estimate(membership, data: Mapping, kind: str = "job") -> dict:
         models = sorted(m["model"] for m in view.get("gpu_models") or [])
         gpu_model = models[0] if models else None
     cpus, mem_gb = _int(data, "cpus", 1, 1), _int(data, "mem_gb", 4, 1)
+    nodes = _int(data, "node_count", 1, 1) if kind == "job" else 1  # per-node sizes
     cpu_partition = current_app.config.get("CPU_PARTITION", "cpu") if kind == "job" else None
     partition = pricing.partition_for(view, gpu_model, gpu_count, cpu_partition=cpu_partition)
-    rate = pricing.rate(gpu_model, gpu_count, cpus, mem_gb, partition=partition, view=view)
+    rate = pricing.rate(gpu_model, gpu_count, cpus, mem_gb, partition=partition, view=view,
+                        nodes=nodes)
     minutes, problem = _minutes(kind, data, limits, view, partition)
     balance = walletsvc.balance(project.id)
     budget = walletsvc.budget_view(project)
@@ -216,7 +218,8 @@ def budget_hold(obj) -> str:
         return ""
     minutes = getattr(obj, "time_limit_min", None)
     rate = pricing.rate(obj.gpu_model, obj.gpu_count or 0, obj.cpus or 0, obj.mem_gb or 0,
-                        partition=getattr(obj, "partition", None))
+                        partition=getattr(obj, "partition", None),
+                        nodes=getattr(obj, "node_count", 1) or 1)
     budget = walletsvc.budget_view(obj.project)
     units = _whole(rate)
     if not minutes or units <= 0 or budget.left_minutes is None:

@@ -193,7 +193,8 @@ def _limits(obj, info, scheduler) -> Limits:
     units = billing_of(info.tres)
     if units is None:  # squeue showed no billing: the price the form showed
         units = pricing.rate(obj.gpu_model, obj.gpu_count or 0, obj.cpus or 0,
-                             obj.mem_gb or 0, partition=partition, view=view).billing
+                             obj.mem_gb or 0, partition=partition, view=view,
+                             nodes=getattr(obj, "node_count", 1) or 1).billing
     budget = walletsvc.budget_view(project)
     now = datetime.now(UTC)
     try:

@@ -120,6 +120,9 @@ def hardware(row) -> str:
     parts.append(str(_l("%(n)s GB memory", n=row.mem_gb)))
     if row.shm_gb:
         parts.append(str(_l("%(n)s GB shared memory", n=row.shm_gb)))
+    nodes = getattr(row, "node_count", 1) or 1
+    if nodes > 1:  # issue #15: the sizes above are per node
+        return str(_l("%(n)s nodes, each: %(sizes)s", n=nodes, sizes=", ".join(parts)))
     return ", ".join(parts)
 
 

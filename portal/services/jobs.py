@@ -176,10 +176,13 @@ def plan(job: Job, *, begin=None, dependency=None) -> tuple[JobSpec, Files]:
         directory=job.directory, image_path=image.path, image_key=image.key,
         shell=image.shell, gpus=job.gpu_count, shm_gb=job.shm_gb,
         runtime=current_app.config.get("CONTAINER_RUNTIME", "charliecloud"),
+        nodes=job.node_count or 1,
     )
+    multi = (job.node_count or 1) > 1  # one task per node; cpus, mem and gres per node
     spec = JobSpec(
         script="#!/bin/bash\n", job_name=job.name, account=job.account,
         partition=job.partition, cpus=job.cpus, mem=f"{job.mem_gb}G",
+        nodes=job.node_count if multi else None, ntasks_per_node=1 if multi else None,
         gres=f"gpu:{job.gpu_model}:{job.gpu_count}" if job.gpu_count else None,
         begin=begin, dependency=dependency, workdir=job.directory, output=data.log_file,
         time=_time_limit(job),
@@ -239,7 +242,8 @@ def launch(job: Job, backend: Backend, *, begin=None, dependency=None, keep_reje
     try:
         with db.session.no_autoflush:  # reads only: no write lock while images are checked
             spec, files = plan(job, begin=begin, dependency=dependency)
-            spec = approvals.gate(spec, job.project, job.gpu_count)  # over threshold: held
+            # over threshold: held (the GPUs of all its nodes count)
+            spec = approvals.gate(spec, job.project, job.gpu_count * (job.node_count or 1))
     except (ServiceError, AdapterError, ValueError) as exc:
         _rejected(job, backend, exc, keep_rejected, unix_user, files_written=False)
     result = submission.attempt(job, lambda: write_files(backend, files), backend.scheduler,

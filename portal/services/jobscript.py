@@ -61,6 +61,7 @@ class ScriptInput:
     gpus: int
     shm_gb: int
     runtime: str = "charliecloud"
+    nodes: int = 1  # more than one: the container runs on every node through srun
 
     @property
     def script_file(self) -> str:
@@ -142,4 +143,5 @@ def render(data: ScriptInput, sbatch_args: list[str]) -> str:
         command_file=data.command_file,
         resubmit_args=resubmit_args(sbatch_args),
         runtime_argv=runtime_argv(data),
+        nodes=data.nodes,
     )

@@ -29,6 +29,7 @@ MAX_COMMAND_BYTES = 64 * 1024
 FALLBACK_LIMITS = {"cpus": 256, "mem_gb": 4096, "gpus": 16}
 _BAD_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_TIME_MINUTES = 365 * 24 * 60
+MAX_NODES = 1024  # when the cluster cache is empty: Slurm has the last word
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class JobRequest:
     command: str
     # Slurm's --time in minutes; None: the project's MaxWall, else the partition default.
     time_limit_min: int | None = None
+    # sbatch --nodes (issue #15): gpu_count, cpus and mem_gb are per node.
+    node_count: int = 1
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -204,6 +207,53 @@ def _gpu(data: Mapping, limits: dict) -> tuple[str | None, int]:
     return model, count
 
 
+def partition_nodes(view: Mapping | None, gpu_model: str | None, gpu_count: int) -> tuple[
+        str | None, int | None]:
+    """(the partition a job goes to, how many of its nodes could run it) from the cached
+    cluster view: for a GPU job only the nodes with that model count. (None, None) when
+    the cache does not know (Slurm then has the last word)."""
+    from flask import current_app, has_app_context
+
+    from portal.services.pricing import partition_for, partition_record
+
+    if not view or not view.get("available") or not view.get("partitions"):
+        return None, None
+    cpu_part = current_app.config.get("CPU_PARTITION", "cpu") if has_app_context() else "cpu"
+    partition = partition_for(view, gpu_model, gpu_count, cpu_partition=cpu_part)
+    record = partition_record(view, partition)
+    if record is None:
+        return partition, None
+    names = set(record.get("nodes") or [])
+    if gpu_count:
+        names &= {n["name"] for n in view.get("nodes") or []
+                  if gpu_model in (n.get("gpus") or {})}
+    return record.get("name") or partition, len(names) or None
+
+
+def validate_node_count(value: object, high: int | None, partition: str | None = None) -> int:
+    """The number of nodes (sbatch --nodes): a whole number from 1 to `high`, the nodes of
+    the job's partition (None: not known, up to MAX_NODES). Raises
+    ServiceError("invalid_node_count") naming the partition and its size."""
+    top = high if high else MAX_NODES
+    raw = 1 if value in (None, "") else value
+    count = None
+    if not isinstance(raw, bool):
+        try:
+            count = raw if isinstance(raw, int) else int(str(raw).strip())
+        except (TypeError, ValueError):
+            count = None
+    if count is None or not 1 <= count <= top:
+        if high and partition:
+            message = _l("The number of nodes must be a whole number from 1 to %(high)s: "
+                         "the partition %(partition)s has %(high)s nodes for this job.",
+                         high=high, partition=partition)
+        else:
+            message = _l("The number of nodes must be a whole number from 1 to %(high)s.",
+                         high=top)
+        raise ServiceError(message, "invalid_node_count")
+    return count
+
+
 def parse_request(user, data: Mapping, cluster_view: Mapping | None = None, *,
                   limits: Mapping | None = None) -> JobRequest:
     """Validate hardware, image and command from a form, JSON body or template.
@@ -216,7 +266,11 @@ def parse_request(user, data: Mapping, cluster_view: Mapping | None = None, *,
     cpus = int_field(data, "cpus", 1, 1, sizes["cpus"], "invalid_cpus", _l("CPU cores"))
     mem_gb = int_field(data, "mem_gb", 4, 1, sizes["mem_gb"], "invalid_memory",
                        _l("Memory (GB)"))
-    check_hardware({"gpu_count": gpu_count, "cpus": cpus, "mem_gb": mem_gb}, limits)
+    partition, high = partition_nodes(cluster_view, gpu_model, gpu_count)
+    nodes = validate_node_count(data.get("node_count"), high, partition)
+    # Quotas count the whole job: what one node asks for, on every node.
+    check_hardware({"gpu_count": gpu_count * nodes, "cpus": cpus * nodes,
+                    "mem_gb": mem_gb * nodes}, limits)
     shm_gb = int_field(data, "shm_gb", 0, 0, mem_gb, "invalid_shm", _l("Shared memory (GB)"))
     image_type = str(data.get("image_type") or PUBLIC)
     if image_type not in IMAGE_TYPES:
@@ -234,6 +288,7 @@ def parse_request(user, data: Mapping, cluster_view: Mapping | None = None, *,
         framework=image.framework,
         command=validate_command(data.get("command")),
         time_limit_min=time_limit,
+        node_count=nodes,
     )
 
 

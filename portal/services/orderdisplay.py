@@ -39,6 +39,7 @@ _LABELS = {
     "mem_mb": _l("Memory"), "shm_gb": _l("Shared memory"), "image": _l("Image"),
     "partition": _l("Partition"), "time_limit_min": _l("Time limit"),
     "time_limit": _l("Time limit"), "qos": _l("QOS"), "comment": _l("Tag"),
+    "node_count": _l("Nodes"),
 }
 
 

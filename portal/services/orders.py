@@ -55,12 +55,13 @@ def record(kind: str, obj, *, reason: str = "", approval: str = "none") -> Order
         return existing
     spec = {k: getattr(obj, k, None) for k in (
         "gpu_model", "gpu_count", "cpus", "mem_gb", "shm_gb", "image", "partition",
-        "time_limit_min")}
+        "time_limit_min", "node_count")}
     spec = {k: v for k, v in spec.items() if v is not None}
     # The price Slurm's billing weights give this request: what the create form showed
     # and what the wallet charges per hour (portal.services.pricing).
     price = hourly_price(obj.gpu_model, obj.gpu_count or 0, obj.cpus or 0,
-                         getattr(obj, "mem_gb", 0) or 0, partition=getattr(obj, "partition", None))
+                         getattr(obj, "mem_gb", 0) or 0, partition=getattr(obj, "partition", None),
+                         nodes=getattr(obj, "node_count", 1) or 1)
     order = Order(
         created_at=db.utcnow(), kind=kind, ref_id=obj.id, user_id=obj.user_id,
         project_id=obj.project_id, account=obj.account, name=(obj.name or "")[:128],

@@ -190,22 +190,25 @@ def billing_units(weights: Mapping[str, str], *, cpus: int, mem_gb: int | float,
 
 def rate(gpu_model: str | None, gpu_count: int, cpus: int, mem_gb: int | float = 0, *,
          partition: str | None = None, view: Mapping | None = None,
-         at: datetime | None = None) -> Rate:
+         at: datetime | None = None, nodes: int = 1) -> Rate:
     """What one hour of this request costs in `partition` (None: the default partition).
-    `view` is the cached cluster view (read when not given)."""
+    `view` is the cached cluster view (read when not given). GPUs, CPUs and memory are
+    per node: a `nodes`-node job is billed for all of them, as Slurm bills it."""
     from portal.services import cluster
 
     if view is None:
         view = cluster.cached_view()
     weights, known = weights_for(view, partition, at)
-    units = billing_units(weights, cpus=cpus or 0, mem_gb=mem_gb or 0, gpu_model=gpu_model,
-                          gpu_count=gpu_count or 0)
+    n = max(1, int(nodes or 1))
+    units = billing_units(weights, cpus=(cpus or 0) * n, mem_gb=(mem_gb or 0) * n,
+                          gpu_model=gpu_model, gpu_count=(gpu_count or 0) * n, nodes=n)
     hourly = (Decimal(math.floor(units)) / billing_scale()).quantize(PLACES, ROUND_HALF_UP)
     return Rate(hourly if known else Decimal(0).quantize(PLACES), units, partition,
                 dict(weights), known)
 
 
 def hourly_price(gpu_model: str | None, gpus: int, cpus: int, mem_gb: int | float = 0, *,
-                 partition: str | None = None, at: datetime | None = None) -> Decimal:
+                 partition: str | None = None, at: datetime | None = None,
+                 nodes: int = 1) -> Decimal:
     """What one hour of this spec is charged (see the module doc)."""
-    return rate(gpu_model, gpus, cpus, mem_gb, partition=partition, at=at).hourly
+    return rate(gpu_model, gpus, cpus, mem_gb, partition=partition, at=at, nodes=nodes).hourly

@@ -4,7 +4,7 @@
 // charge); this script only sends the typed hardware and time and shows the sentences.
 (function () {
   "use strict";
-  var FIELDS = ["gpu_model", "gpu_count", "cpus", "mem_gb", "time_limit", "end", "hours"];
+  var FIELDS = ["gpu_model", "gpu_count", "node_count", "cpus", "mem_gb", "time_limit", "end", "hours"];
   Array.prototype.forEach.call(document.querySelectorAll("[data-estimate-url]"), function (box) {
     var form = box.closest("form");
     if (!form) { return; }

@@ -1,0 +1,151 @@
+"""Multi-node batch jobs (issue #15): the node count is checked against the partition the
+job goes to, quotas and prices count every node, and sbatch gets --nodes as an argv flag."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.scheduler import JobSpec
+from adapters.scheduler.slurm import sbatch_args
+from portal import db
+from portal.models import Job
+from portal.services import ServiceError, cluster, pricing
+from portal.services import jobs as jobsvc
+from portal.services import jobscript as scripts
+from portal.services.jobspec import MAX_NODES, parse_request, validate_node_count
+
+# Two GPU nodes in "gpu" (the default partition), one CPU node in "cpu".
+VIEW = {
+    "available": True,
+    "nodes": [
+        {"name": "gpu1", "cpus_total": 8, "mem_total_mb": 16384, "gpus": {"a100": [2, 0]}},
+        {"name": "gpu2", "cpus_total": 8, "mem_total_mb": 16384, "gpus": {"a100": [2, 0]}},
+        {"name": "cpu1", "cpus_total": 8, "mem_total_mb": 16384, "gpus": {}},
+    ],
+    "partitions": [
+        {"name": "gpu", "default": True, "nodes": ["gpu1", "gpu2"]},
+        {"name": "cpu", "default": False, "nodes": ["cpu1"]},
+        {"name": "all", "default": False, "nodes": ["gpu1", "gpu2", "cpu1"]},
+    ],
+}
+
+
+@given(st.one_of(st.integers(min_value=-5, max_value=40), st.text(max_size=6),
+                 st.none(), st.booleans(), st.floats(allow_nan=True)),
+       st.one_of(st.none(), st.integers(min_value=1, max_value=32)))
+@settings(max_examples=300, deadline=None)
+def test_the_node_count_is_a_whole_number_within_the_partition(value, high):
+    """Anything that is not a whole number from 1 to the partition's node count is refused
+    with one code; what passes is an int in range, and empty means 1."""
+    try:
+        count = validate_node_count(value, high, "gpu")
+    except ServiceError as exc:
+        assert exc.code == "invalid_node_count"
+        return
+    assert isinstance(count, int) and not isinstance(count, bool)
+    assert 1 <= count <= (high or MAX_NODES)
+    if value in (None, ""):
+        assert count == 1
+    else:
+        assert count == int(str(value).strip())
+
+
+def test_the_error_names_the_partition_and_its_size(app):
+    with app.test_request_context(), pytest.raises(ServiceError) as err:
+        validate_node_count("3", 2, "gpu")
+    assert err.value.code == "invalid_node_count"
+    assert "gpu" in str(err.value.message) and "2" in str(err.value.message)
+
+
+def _parse(app, **fields):
+    data = {"image": "base", "command": "hostname", "cpus": "2", "mem_gb": "4", **fields}
+    with app.test_request_context():
+        return parse_request(None, data, VIEW)
+
+
+def test_gpu_jobs_may_span_the_gpu_nodes_and_cpu_jobs_the_cpu_partition(app):
+    assert _parse(app, gpu_model="a100", gpu_count="2", node_count="2").node_count == 2
+    assert _parse(app).node_count == 1  # default
+    with pytest.raises(ServiceError) as err:  # "cpu" has one node
+        _parse(app, node_count="2")
+    assert err.value.code == "invalid_node_count" and "cpu" in str(err.value.message)
+    with pytest.raises(ServiceError) as err:
+        _parse(app, gpu_model="a100", gpu_count="1", node_count="3")
+    assert err.value.code == "invalid_node_count"
+
+
+def test_quotas_count_every_node(app):
+    with app.test_request_context():
+        limits = {"cpus": 6, "gpus": 3}
+        data = {"image": "base", "command": "x", "cpus": "3", "gpu_model": "a100",
+                "gpu_count": "1", "node_count": "2"}
+        assert parse_request(None, data, VIEW, limits=limits).node_count == 2  # 6 CPUs, 2 GPUs
+        with pytest.raises(ServiceError) as err:
+            parse_request(None, {**data, "gpu_count": "2"}, VIEW, limits=limits)  # 4 GPUs
+        assert err.value.code == "over_quota" and "4" in str(err.value.message)
+        with pytest.raises(ServiceError) as err:
+            parse_request(None, {**data, "cpus": "4"}, VIEW, limits=limits)  # 8 CPUs
+        assert err.value.code == "over_quota"
+
+
+def test_sbatch_gets_nodes_and_one_task_per_node_as_flags():
+    args = sbatch_args(JobSpec(script="#!/bin/bash\n", nodes=2, ntasks_per_node=1, cpus=4,
+                               mem="8G", gres="gpu:a100:1"))
+    assert "--nodes=2" in args and "--ntasks-per-node=1" in args
+    assert "--cpus-per-task=4" in args and "--mem=8G" in args and "--gres=gpu:a100:1" in args
+    assert all(a.startswith("--") and "=" in a for a in args[1:])  # no shell strings
+    with pytest.raises(ValueError):
+        JobSpec(script="#!/bin/bash\n", nodes=0)
+
+
+def test_a_two_node_job_is_submitted_with_nodes_and_runs_the_container_on_each(
+        member, backend, job_data, monkeypatch):
+    monkeypatch.setattr(cluster, "cached_view", lambda: VIEW)
+    job = jobsvc.create_job(member(), {**job_data, "gpu_model": "a100", "gpu_count": "1",
+                                       "node_count": "2"})
+    spec = backend.scheduler.specs[job.slurm_job_id]
+    assert (spec.nodes, spec.ntasks_per_node, spec.cpus, spec.gres) == (2, 1, 2, "gpu:a100:1")
+    assert "--nodes=2" in job.sbatch_args and job.node_count == 2
+    srun = [ln for ln in job.script.split("\n") if ln.startswith("exec srun ")]
+    assert len(srun) == 1 and shlex.split(srun[0])[-2:] == ["/bin/bash",
+                                                            f"{job.directory}/command.sh"]
+    subprocess.run(["bash", "-n"], input=job.script.encode(), check=True)
+    # A one-node job is submitted as before: no --nodes, the container started directly.
+    one = jobsvc.create_job(job.user, {**job_data, "name": "one"})
+    assert not [a for a in one.sbatch_args if a.startswith(("--nodes", "--ntasks"))]
+    assert "exec srun" not in one.script and one.node_count == 1
+
+
+def test_too_many_nodes_changes_nothing(member, backend, job_data, monkeypatch):
+    monkeypatch.setattr(cluster, "cached_view", lambda: VIEW)
+    with pytest.raises(ServiceError) as err:
+        jobsvc.create_job(member(), {**job_data, "node_count": "2"})  # cpu: one node
+    assert err.value.code == "invalid_node_count"
+    assert backend.scheduler.calls == [] and db.session.query(Job).count() == 0
+
+
+def test_the_price_per_hour_is_one_nodes_times_the_nodes(app, monkeypatch):
+    weights = {"CPU": "1", "Mem": "0.25G", "GRES/gpu": "10"}
+    monkeypatch.setattr(pricing, "weights_for", lambda *a, **k: (weights, True))
+    with app.app_context():
+        one = pricing.rate("a100", 1, 2, 4, view=VIEW)
+        two = pricing.rate("a100", 1, 2, 4, view=VIEW, nodes=2)
+    assert one.billing == Decimal(13) and two.billing == 2 * one.billing
+    assert two.hourly == 2 * one.hourly
+
+
+def test_script_for_several_nodes_keeps_every_value_one_word():
+    data = scripts.ScriptInput(job_id=7, tag="t", name="n", user="alice", home="/home/alice",
+                               workspace="/home/alice", directory="/home/alice/j/7 x'y",
+                               image_path="/var/images/base", image_key="base",
+                               shell="/bin/bash", gpus=0, shm_gb=0, nodes=3)
+    script = scripts.render(data, ["--nodes=3"])
+    line = [ln for ln in script.split("\n") if ln.startswith("exec srun ")][0]
+    assert shlex.split(line)[-1] == "/home/alice/j/7 x'y/command.sh"
+    subprocess.run(["bash", "-n"], input=script.encode(), check=True)
