@@ -29,8 +29,10 @@ REF = "#/components/schemas/{model}"
 
 def _open(schema: dict) -> None:
     """Extra fields are allowed but not advertised: the document says nothing about them
-    (JSON Schema's default), not `additionalProperties: true`."""
-    schema.pop("additionalProperties", None)
+    (JSON Schema's default), not `additionalProperties: true`; a model that forbids
+    them keeps `additionalProperties: false`."""
+    if schema.get("additionalProperties") is True:
+        del schema["additionalProperties"]
 
 
 class Out(BaseModel):
@@ -61,6 +63,25 @@ class In(BaseModel):
     services keep the checks whose error codes clients rely on."""
 
     model_config = ConfigDict(extra="allow", json_schema_extra=_open)
+
+
+def parse_body(model: type[In], body, code: str, messages: dict[str, str]) -> dict:
+    """`body` validated by `model` (which forbids other fields), as a dict with its
+    defaults; else ServiceError(`code`) with the message of the first wrong field in
+    `model`'s order (`messages[field]`), an unknown field first of all."""
+    if not isinstance(body, dict):
+        raise ServiceError("Send a JSON object.", "invalid_body")
+    fields = list(model.model_fields)
+    unknown = sorted(k for k in body if k not in fields)
+    if unknown:
+        raise ServiceError(f"Unknown fields: {', '.join(unknown)} (allowed: "
+                           f"{', '.join(fields)}).", code)
+    try:
+        return model.model_validate(body).model_dump()
+    except ValidationError as exc:
+        wrong = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        field = next((f for f in fields if f in wrong), fields[0])
+        raise ServiceError(messages[field], code) from None
 
 
 def check_fields(model: type[In], body: dict, errors: dict[str, tuple[str, str]]) -> None:
