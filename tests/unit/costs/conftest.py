@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.services import projects
-from tests.unit.projects.fake_accounts import FakeAccounts
-
-PEOPLE = {"ada": ("nobody", True), "mia": ("daemon", False), "max": ("bin", False),
-          "otto": ("sys", False)}
+from tests.support.projectworld import fake, people, project  # noqa: F401 - fixtures
 
 
 class FakeWeights:
@@ -35,25 +31,9 @@ class FakeWeights:
 
 @pytest.fixture
 def weights(app):
-    fake = FakeWeights()
-    app.extensions["billing_weights"] = fake
+    adapter = FakeWeights()
+    app.extensions["billing_weights"] = adapter
     from portal.services import prices
 
     prices._last_check["at"] = 0.0
-    return fake
-
-
-@pytest.fixture
-def people(make_user):
-    return {name: make_user(name, unix_user=unix, admin=admin)
-            for name, (unix, admin) in PEOPLE.items()}
-
-
-@pytest.fixture
-def project(app, people):
-    app.extensions["accounts"] = FakeAccounts()
-    with app.test_request_context("/"):
-        created = projects.create_project(
-            people["ada"], account="tproj", name="Test Project",
-            settings={"end_date": "2099-12-31"}, managers=["mia"], members=["max"])
-        return created.id
+    return adapter

@@ -6,42 +6,15 @@ import pytest
 
 from portal import db
 from portal.models import ClusterSnapshot
-from portal.services import projects
-from tests.unit.projects.fake_accounts import FakeAccounts
-
-# Unix accounts every Debian system has; the fake sacctmgr never checks them anyway.
-PEOPLE = {"ada": ("nobody", True), "mia": ("daemon", False), "max": ("bin", False),
-          "otto": ("sys", False)}
+from tests.support.projectworld import create_tproj, ctx, fake, people  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def fake(app):
-    accounts = FakeAccounts()
-    app.extensions["accounts"] = accounts
-    return accounts
-
-
-@pytest.fixture
-def people(make_user):
-    return {name: make_user(name, unix_user=unix, admin=admin)
-            for name, (unix, admin) in PEOPLE.items()}
-
-
-@pytest.fixture
-def ctx(app):
+def project(app, fake, people):  # noqa: F811 - the fixtures imported above
     with app.test_request_context("/"):
-        yield
-
-
-@pytest.fixture
-def project(app, fake, people):
-    with app.test_request_context("/"):
-        created = projects.create_project(
-            people["ada"], account="tproj", name="Test Project", description="for tests",
-            settings={"gpu_limit": 4, "cpu_limit": 16, "mem_limit_gb": 64, "gpu_per_user": 2,
-                      "end_date": "2099-12-31"},
-            managers=["mia"], members=["max"])
-        return created.id
+        return create_tproj(people, description="for tests", settings={
+            "gpu_limit": 4, "cpu_limit": 16, "mem_limit_gb": 64, "gpu_per_user": 2,
+            "end_date": "2099-12-31"})
 
 
 def job(jid, account="tproj", user="bin", state="running", **extra) -> dict:

@@ -9,11 +9,7 @@ import pytest
 from adapters.budget import BillingBudget
 from portal import db
 from portal.models import AccountingRecord
-from portal.services import projects
-from tests.unit.projects.fake_accounts import FakeAccounts
-
-PEOPLE = {"ada": ("nobody", True), "mia": ("daemon", False), "max": ("bin", False),
-          "otto": ("sys", False)}
+from tests.support.projectworld import ctx, fake, people, project  # noqa: F401 - fixtures
 
 
 class FakeBudget:
@@ -49,39 +45,11 @@ class FakeBudget:
 
 
 @pytest.fixture
-def fake(app):
-    accounts = FakeAccounts()
-    app.extensions["accounts"] = accounts
-    return accounts
-
-
-@pytest.fixture
 def budget(app):
     fake_budget = FakeBudget()
     app.extensions["budget"] = fake_budget
     app.config["WALLET_ENFORCE"] = True
     return fake_budget
-
-
-@pytest.fixture
-def people(make_user):
-    return {name: make_user(name, unix_user=unix, admin=admin)
-            for name, (unix, admin) in PEOPLE.items()}
-
-
-@pytest.fixture
-def ctx(app):
-    with app.test_request_context("/"):
-        yield
-
-
-@pytest.fixture
-def project(app, fake, people):
-    with app.test_request_context("/"):
-        created = projects.create_project(
-            people["ada"], account="tproj", name="Test Project",
-            settings={"end_date": "2099-12-31"}, managers=["mia"], members=["max"])
-        return created.id
 
 
 def record(job_id, account="tproj", *, billing=10, elapsed=3600, service="job",
