@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from portal.config import REPO_ROOT, Defaults
+from tests.support.waiting import wait_for
 
 BIN = Path(sys.executable).parent
 SUPERVISE = REPO_ROOT / "etc" / "supervise.sh"
@@ -65,14 +66,7 @@ def _alive(pid: int | None) -> bool:
 
 
 def wait_until(predicate, limit: float, what: str, step: float = 0.2):
-    deadline = time.monotonic() + limit
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {limit:.0f} s waiting for {what}")
-        time.sleep(step)
+    return wait_for(predicate, limit, step, what)
 
 
 # -- the portal -----------------------------------------------------------------------------

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from portal import db, worker
+from tests.support import waiting
 from tests.support.members import add_member  # noqa: F401 - the tests import it here
 
 
@@ -30,13 +30,9 @@ def cycle(app) -> dict:
 
 def wait_for(predicate, timeout: float, step: float = 1.0, cycle_app=None, what="condition"):
     """Poll `predicate` (running a worker cycle first, if `cycle_app`) until it is true."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def probe():
         if cycle_app is not None:
             cycle(cycle_app)
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
+        return predicate()
+
+    return waiting.wait_for(probe, timeout, step, what)

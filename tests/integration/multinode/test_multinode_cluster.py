@@ -44,7 +44,6 @@ from portal.services import (
 )
 from portal.services import jobs as jobsvc
 from portal.services import users as usersvc
-from portal.services.jobscript import container_argv
 from portal.slurm import make_scheduler
 from tests.integration.sessions.sessionhelpers import (
     JUPYTER_IMAGE,
@@ -53,8 +52,10 @@ from tests.integration.sessions.sessionhelpers import (
     LiveServer,
     add_member,
     cycle,
+    in_container,
     make_app,
     remove_session_dirs,
+    session_row,
     wait_for,
     ws_connect,
 )
@@ -188,7 +189,7 @@ def on_gpu2(portal):
                 "whitelist_ids": [w.id for w in db.session.query(Whitelist)]})
             session_id = created.id
             db.session.remove()
-        wait_for(lambda: cycle(app) is not None and _row(app, session_id).state == "running",
+        wait_for(lambda: cycle(app) is not None and session_row(app, session_id).state == "running",
                  120, step=1, what="the session on gpu2 to run")
     finally:
         _multi(["scontrol", "update", "nodename=gpu1", "state=resume"], check=False)
@@ -200,18 +201,10 @@ def on_gpu2(portal):
         db.session.remove()
 
 
-def _row(app, session_id: int) -> Session:
-    with app.app_context():
-        row = db.session.get(Session, session_id)
-        db.session.expunge(row)
-        db.session.remove()
-    return row
-
-
 def test_session_on_gpu2_answers_through_the_proxy_at_gpu2s_address(portal, on_gpu2):
     app, server, _ = portal
     session_id, browser = on_gpu2
-    row = _row(app, session_id)
+    row = session_row(app, session_id)
     assert row.host == "gpu2" and row.nodes == "gpu2"
     # Jupyter listens on gpu2's own address only: nothing answers on this host's loopback.
     ROOT.run(["bash", "-c", f"exec 3<>/dev/tcp/{GPU2_ADDR}/{row.jupyter_port}"])
@@ -278,7 +271,7 @@ def test_the_session_gateway_reaches_gpu2_too(portal, on_gpu2):
 def test_monitoring_samples_come_from_gpu2(portal, on_gpu2):
     app, _, _ = portal
     session_id, _ = on_gpu2
-    row = _row(app, session_id)
+    row = session_row(app, session_id)
     metrics = f"{row.directory}/metrics"
     # The sampler is a process of the job: it lives in gpu2's network namespace.
     in_gpu2 = set(ROOT.run(["ip", "netns", "pids", "devmulti-gpu2"]).stdout.split())
@@ -307,25 +300,12 @@ def _start_on(app, node: str, name: str, **fields) -> int:
                 "allow_all": True, **fields})
             session_id = created.id
             db.session.remove()
-        wait_for(lambda: cycle(app) is not None and _row(app, session_id).state == "running",
+        wait_for(lambda: cycle(app) is not None and session_row(app, session_id).state == "running",
                  120, step=1, what=f"the session on {node} to run")
     finally:
         _multi(["scontrol", "update", f"nodename={other}", "state=resume"], check=False)
-    assert _row(app, session_id).host == node
+    assert session_row(app, session_id).host == node
     return session_id
-
-
-def _in_container(app, session_id: int, command: str) -> str:
-    """`command` in the session's container: a job step as the owner, on its node."""
-    with app.test_request_context():
-        session = db.session.get(Session, session_id)
-        argv = container_argv(sessions.script_input(session), ["/bin/sh", "-c", command],
-                              service=True, shm=False)
-        job_id = session.slurm_job_id
-        db.session.remove()
-    return CommandRunner(timeout=60).run(
-        ["srun", f"--jobid={job_id}", "--overlap", "--ntasks=1", "--", *argv],
-        as_user="alice").stdout
 
 
 def test_custom_image_committed_on_gpu2_runs_on_gpu1(portal):
@@ -339,7 +319,7 @@ def test_custom_image_committed_on_gpu2_runs_on_gpu1(portal):
     first = _start_on(app, "gpu2", f"{prefix}-src", image="base", writable=True)
     second = None
     try:
-        _in_container(app, first, f"hostname > {marker}")
+        in_container(app, first, f"hostname > {marker}")
         with app.test_request_context():
             image = custom_images.commit(usersvc.get_user("alice"), first, {
                 "name": f"{prefix}-img", "tag": "v1", "services": "webterm"})
@@ -358,7 +338,7 @@ def test_custom_image_committed_on_gpu2_runs_on_gpu1(portal):
         wait_for(ready, 240, step=1, what="the image to be built")
         second = _start_on(app, "gpu1", f"{prefix}-from", image=f"{prefix}-img:v1",
                            image_type="custom")
-        assert _in_container(app, second, f"cat {marker}; hostname").split() == ["gpu2", "gpu1"]
+        assert in_container(app, second, f"cat {marker}; hostname").split() == ["gpu2", "gpu1"]
     finally:
         with app.test_request_context():
             for session_id in (first, second):
@@ -378,7 +358,7 @@ class _FromGpu1(CommandRunner):
 def test_ssh_to_gpu2_admits_the_whitelisted_source_address_only(portal, on_gpu2):
     app, _, _ = portal
     session_id, _ = on_gpu2
-    row = _row(app, session_id)
+    row = session_row(app, session_id)
     probe = {"host": GPU2_ADDR, "port": row.ssh_port, "login": "alice",
              "identity_file": app.config["TEST_KEY_PATH"], "command": ("hostname",)}
     admitted = ssh_probe(CommandRunner(), **probe)  # from this host: 10.250.15.1

@@ -17,10 +17,15 @@ from pathlib import Path
 from simple_websocket import Client
 from werkzeug.serving import make_server
 
+from adapters.runner import CommandRunner
 from portal import create_app, db, worker
 from portal.migrate import upgrade
+from portal.models import Session
+from portal.services import sessions
+from portal.services.jobscript import container_argv
 from tests.conftest import PASSWORD
 from tests.support.members import add_member  # noqa: F401 - the tests import it here
+from tests.support.waiting import wait_for  # noqa: F401 - the tests import it here
 
 REPO = Path(__file__).resolve().parents[3]
 JUPYTER_IMAGE = str(REPO / "var" / "images" / "jupyter")
@@ -45,17 +50,6 @@ def cycle(app) -> dict:
     thread.start()
     thread.join(timeout=120)
     return result
-
-
-def wait_for(predicate, timeout: float, step: float = 0.3, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
 
 
 class LiveServer:
@@ -174,3 +168,27 @@ def kernel_execute(ws, code: str, timeout: float = 60) -> str:
         if msg["msg_type"] == "error":
             raise AssertionError(f"kernel error: {msg['content']}")
     raise AssertionError("no execute_result from the kernel")
+
+
+def session_row(app, session_id: int) -> Session:
+    """Session `session_id` as the database has it now, detached (readable after the
+    context closes)."""
+    with app.app_context():
+        row = db.session.get(Session, session_id)
+        db.session.expunge(row)
+        db.session.remove()
+    return row
+
+
+def in_container(app, session_id: int, command: str) -> str:
+    """`command` in the session's container: a job step as its owner alice, on its node
+    (the terminal's way); its standard output."""
+    with app.test_request_context():
+        session = db.session.get(Session, session_id)
+        argv = container_argv(sessions.script_input(session), ["/bin/sh", "-c", command],
+                              service=True, shm=False)
+        job_id = session.slurm_job_id
+        db.session.remove()
+    return CommandRunner(timeout=60).run(
+        ["srun", f"--jobid={job_id}", "--overlap", "--ntasks=1", "--", *argv],
+        as_user="alice").stdout

@@ -14,13 +14,11 @@ import tempfile
 
 import pytest
 
-from adapters.runner import CommandRunner
 from portal import db
 from portal.models import CustomImage, Session
 from portal.services import sessions
 from portal.services import users as usersvc
-from portal.services.jobscript import container_argv
-from tests.integration.sessions.sessionhelpers import Browser, cycle, wait_for
+from tests.integration.sessions.sessionhelpers import Browser, cycle, in_container, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("custom-images")]
 MARKER = "/usr/local/share/portal-custom-image-marker.txt"
@@ -55,19 +53,6 @@ def _row(app, model, row_id):
     return out
 
 
-def _in_container(app, session_id: int, command: str) -> str:
-    """`command` in the session's container: a job step as the owner (the terminal's way)."""
-    with app.test_request_context():
-        session = db.session.get(Session, session_id)
-        argv = container_argv(sessions.script_input(session), ["/bin/sh", "-c", command],
-                              service=True, shm=False)
-        job_id = session.slurm_job_id
-        db.session.remove()
-    result = CommandRunner(timeout=60).run(
-        ["srun", f"--jobid={job_id}", "--overlap", "--ntasks=1", "--", *argv], as_user="alice")
-    return result.stdout
-
-
 def _script(app, session_id: int) -> str:
     """The session's job script (read as root: the tests run as the operator)."""
     with open(os.path.join(_row(app, Session, session_id)["directory"], "session.sh")) as fh:
@@ -88,7 +73,7 @@ def test_commit_then_new_session_finds_the_file(portal, store):
     second = None
     try:
         _wait_running(portal, browser, first)
-        _in_container(app, first, f"echo installed-in-session > {MARKER} && chmod 600 {MARKER}"
+        in_container(app, first, f"echo installed-in-session > {MARKER} && chmod 600 {MARKER}"
                                   f" && mkdir -m 0750 {MARKER}.d")
         # commit through the page
         page = f"/custom-images/new?session={first}"
@@ -124,10 +109,10 @@ def test_commit_then_new_session_finds_the_file(portal, store):
         # a new session from the custom image finds the file
         second = _start(portal, "from-custom", "itest-tools:v1", "custom")
         _wait_running(portal, browser, second)
-        assert _in_container(app, second, f"cat {MARKER}").strip() == "installed-in-session"
+        assert in_container(app, second, f"cat {MARKER}").strip() == "installed-in-session"
         # modes as they were in the session (issue #16 item 7): 0600 stays 0600, and the
         # files are the user's, as Charliecloud shows an image to whoever runs it
-        shown = _in_container(app, second, f"stat -c '%a %U' {MARKER} {MARKER}.d").split("\n")
+        shown = in_container(app, second, f"stat -c '%a %U' {MARKER} {MARKER}.d").split("\n")
         assert shown[:2] == ["600 alice", "750 alice"], shown
         # the second session was started without "keep changes": no copy, no commit
         detail = browser.request(f"/sessions/{second}")[2].decode()
@@ -184,7 +169,7 @@ def _disk_fills(portal, session_id: int) -> None:
         assert row["building_session_id"] is None
         assert os.listdir(os.path.join(small, "store", "proja")) == []  # nothing partial
         assert _row(app, Session, session_id)["state"] == "running"
-        assert _in_container(app, session_id, f"cat {MARKER}").strip() == \
+        assert in_container(app, session_id, f"cat {MARKER}").strip() == \
             "installed-in-session"
     finally:
         app.config["IMAGE_STORE"] = saved

@@ -17,11 +17,9 @@ import importlib.util
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from adapters.runner import CommandRunner
 from adapters.sshd import ssh_probe
@@ -30,7 +28,8 @@ from portal.models import Project, Session, SessionIdle, Whitelist
 from portal.services import idle, keys, monitoring, notify, sessions
 from portal.services import users as usersvc
 from portal.slurm import make_scheduler
-from tests.integration.sessions.sessionhelpers import cycle, wait_for
+from tests.integration.sessions.sessionhelpers import cycle, session_row, wait_for
+from tests.support.receivers import smtp_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sessions-idle")]
 
@@ -42,37 +41,11 @@ sampler = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sampler)
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def subjects(self) -> list[str]:
-        return [str(m["Subject"]) for m in self.messages]
-
-
 @pytest.fixture(scope="module")
 def inbox(portal):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    box = Inbox()
-    smtp = Controller(box, hostname="127.0.0.1", port=port)
-    smtp.start()
-    portal.app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_FROM="portal@test")
-    yield box
-    smtp.stop()
-
-
-def _row(app, session_id: int) -> Session:
-    with app.app_context():
-        row = db.session.get(Session, session_id)
-        db.session.expunge(row)
-        db.session.remove()
-    return row
+    with smtp_server() as (port, box):
+        portal.app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_FROM="portal@test")
+        yield box
 
 
 def _activity(app, session_id: int):
@@ -144,12 +117,12 @@ def three(portal, inbox):
         project_id = db.session.query(Project).filter_by(account="proja").one().id
         db.session.remove()
     wait_for(lambda: cycle(app) is not None
-             and all(_row(app, i).state == "running" for i in ids.values()),
+             and all(session_row(app, i).state == "running" for i in ids.values()),
              180, step=1, what="the three sessions to run")
     yield ids, project_id
     with app.test_request_context():
         for session_id in ids.values():
-            if _row(app, session_id).state in ("starting", "running"):
+            if session_row(app, session_id).state in ("starting", "running"):
                 sessions.delete_session(usersvc.get_user("alice"), session_id)
         db.session.remove()
 
@@ -157,7 +130,7 @@ def three(portal, inbox):
 def test_idle_sessions_are_warned_and_ended_used_ones_are_not(portal, inbox, three):
     app = portal.app
     ids, project_id = three
-    rows = {name: _row(app, i) for name, i in ids.items()}
+    rows = {name: session_row(app, i) for name, i in ids.items()}
 
     # A real SSH login, held open while the worker runs (its sampler sees it after sshd's
     # LoginGraceTime: only a logged-in connection lives that long).
@@ -198,10 +171,10 @@ def test_idle_sessions_are_warned_and_ended_used_ones_are_not(portal, inbox, thr
     assert end_at < ssh_seen + timedelta(seconds=90)
     result = _step(app, end_at)
     assert result.get("idle_ended") == 1 and "idle_error" not in result, result
-    wait_for(lambda: cycle(app) is not None and _row(app, ids["unused"]).state == "ended",
+    wait_for(lambda: cycle(app) is not None and session_row(app, ids["unused"]).state == "ended",
              120, step=1, what="Slurm to end the idle session's job")
-    assert _row(app, ids["ssh"]).state == "running"
-    assert _row(app, ids["gpu"]).state == "running"
+    assert session_row(app, ids["ssh"]).state == "running"
+    assert session_row(app, ids["gpu"]).state == "running"
     wait_for(lambda: f"Your idle session {name} was ended" in inbox.subjects(), 10,
              what="the 'ended' e-mail")
     ended = next(m for m in inbox.messages if "was ended" in str(m["Subject"]))
@@ -213,13 +186,13 @@ def test_idle_sessions_are_warned_and_ended_used_ones_are_not(portal, inbox, thr
         sessions.delete_session(usersvc.get_user("alice"), ids["ssh"])
         db.session.remove()
     gpu_name = rows["gpu"].name
-    assert _row(app, ids["gpu"]).state == "running"
+    assert session_row(app, ids["gpu"]).state == "running"
     _step(app, busy_until + timedelta(seconds=35))
     wait_for(lambda: f"Your session {gpu_name} is idle" in inbox.subjects(), 10,
              what="the GPU session's idle warning")
     result = _step(app, busy_until + timedelta(seconds=91))
     assert result.get("idle_ended") == 1, result
-    wait_for(lambda: cycle(app) is not None and _row(app, ids["gpu"]).state == "ended",
+    wait_for(lambda: cycle(app) is not None and session_row(app, ids["gpu"]).state == "ended",
              120, step=1, what="Slurm to end the idle GPU session's job")
     subjects = inbox.subjects()
     for subject in (f"Your session {name} is idle", f"Your idle session {name} was ended",

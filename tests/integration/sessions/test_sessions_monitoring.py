@@ -18,19 +18,11 @@ from portal import db
 from portal.models import Session
 from portal.services import monitoring, sessions, tokens
 from portal.services import users as usersvc
-from tests.integration.sessions.sessionhelpers import Browser, cycle, wait_for
+from tests.integration.sessions.sessionhelpers import Browser, cycle, session_row, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sessions-monitoring")]
 
 BUSY = "import time\nend = time.time() + 180\nwhile time.time() < end: pass\n"
-
-
-def _row(app, session_id: int) -> Session:
-    with app.app_context():
-        row = db.session.get(Session, session_id)
-        db.session.expunge(row)
-        db.session.remove()
-    return row
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +36,7 @@ def running(portal):
             "cpus": 1, "mem_gb": 1, "gpu_model": "a100", "gpu_count": 1, "allow_all": True})
         session_id = created.id
         db.session.remove()
-    wait_for(lambda: cycle(app) is not None and _row(app, session_id).state == "running",
+    wait_for(lambda: cycle(app) is not None and session_row(app, session_id).state == "running",
              120, step=1, what="the session to run")
     yield session_id
     with app.test_request_context():
@@ -77,7 +69,7 @@ def test_cpu_load_in_the_session_shows_in_the_cpu_series(portal, running):
     """The machine is shared (other tests run at the same time): the busy step may get
     much less than a core, so the series is compared with what it really got."""
     app, session_id = portal.app, running
-    job_id = _row(app, session_id).slurm_job_id
+    job_id = session_row(app, session_id).slurm_job_id
     quiet = wait_for(lambda: len((d := _series(app, session_id))["t"]) >= 2 and d, 90, step=1,
                      what="the first samples")
     assert quiet["source"] == "proc"  # linuxproc, no cgroup: the job's processes

@@ -4,58 +4,24 @@ and a local webhook receiver exactly once, sent by real worker cycles."""
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
 import time
-from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from portal import db
 from portal.models import Session
 from portal.services import notify, sessions
 from portal.services import users as usersvc
 from tests.integration.sessions.sessionhelpers import cycle, wait_for
+from tests.support.receivers import http_receiver, smtp_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sessions-notify")]
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
 @pytest.fixture
 def receivers():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
-    smtp.start()
-    calls = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
-            calls.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    hook = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
-    yield port, inbox, f"http://127.0.0.1:{hook.server_port}/hook", calls
-    hook.shutdown()
-    smtp.stop()
+    with smtp_server() as (port, inbox), http_receiver() as (hook_port, posts):
+        yield port, inbox, f"http://127.0.0.1:{hook_port}/hook", posts
 
 
 def _kinds(inbox) -> list[str]:
@@ -107,4 +73,4 @@ def test_a_real_sessions_notifications_arrive_once(portal, receivers):
     assert _kinds(inbox) == ["session_ended", "session_ending", "session_ready"]
     ended = next(m for m in inbox.messages if m["X-Portal-Event"].startswith("session_ended"))
     assert "It cost " in ended.get_content()
-    assert sorted(c["kind"] for c in calls) == _kinds(inbox)
+    assert sorted(c.json()["kind"] for c in calls) == _kinds(inbox)
