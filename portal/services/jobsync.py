@@ -61,12 +61,21 @@ def id_key(slurm_id: str) -> tuple[int, str]:
     return (int(head) if head else 0, str(slurm_id))
 
 
+def _nodes(job: Job, state: str, nodes: list[str]) -> list[str]:
+    """The job's nodes: while a multi-node job completes (and once it ended) squeue lists
+    only the nodes still completing, so the nodes it ran on are kept (issue #15)."""
+    if state == "completing" or state in ENDED:
+        had = [n for n in (job.nodes or "").split(",") if n]
+        return had + [n for n in nodes if n not in had] if had else list(nodes)
+    return list(nodes)
+
+
 def apply(job: Job, info: dict) -> bool:
     """Copy Slurm's view of the job onto the row, recording events. True if it changed."""
     state = jobsvc.portal_state(info.get("state") or "unknown")
     before = (job.state, job.started_at)
     _set(job, "reason", (info.get("reason") or None) and str(info["reason"])[:255])
-    nodes = ",".join(info.get("nodes") or []) or None
+    nodes = ",".join(_nodes(job, state, info.get("nodes") or [])) or None
     _set(job, "nodes", nodes[:255] if nodes else job.nodes)
     started = naive_utc(info.get("start_time"))
     if state in ("running", "completing") or (state in ENDED and started and nodes):

@@ -149,3 +149,16 @@ def test_script_for_several_nodes_keeps_every_value_one_word():
     line = [ln for ln in script.split("\n") if ln.startswith("exec srun ")][0]
     assert shlex.split(line)[-1] == "/home/alice/j/7 x'y/command.sh"
     subprocess.run(["bash", "-n"], input=script.encode(), check=True)
+
+
+def test_the_page_keeps_both_nodes_while_the_job_completes_on_one(app):
+    """squeue lists only the nodes still completing; the job ran on both."""
+    from portal.services import jobsync
+
+    job = Job(state="running", nodes="gpu1,gpu2", node_count=2)
+    with app.test_request_context():
+        jobsync.apply(job, {"state": "completing", "nodes": ["gpu2"]})
+        assert job.nodes == "gpu1,gpu2"
+        running = Job(state="pending", nodes=None, node_count=2)
+        jobsync.apply(running, {"state": "running", "nodes": ["gpu1", "gpu2"]})
+        assert running.nodes == "gpu1,gpu2"
