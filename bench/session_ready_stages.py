@@ -30,11 +30,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -184,30 +182,22 @@ def main() -> int:
     parser.add_argument("--worker-interval", type=float, default=10.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    os.umask(0o077)  # the portal refuses a database others could read
-    tmp = tempfile.mkdtemp(prefix="portal-bench-stages-")
-    db_url = f"sqlite:///{tmp}/portal.db"
-    app = base.setup(db_url)
-    port = base.free_port()
-    gunicorn = base.start_gunicorn(db_url, port)
-    stop = threading.Event()
-    loop = threading.Thread(target=worker_loop, args=(app, args.worker_interval, stop),
-                            daemon=True)
-    loop.start()
     runs: list[dict] = []
-    try:
-        cookie = base.login(f"http://127.0.0.1:{port}")
-        opener = urllib.request.build_opener()
-        opener.addheaders = [("User-Agent", base.AGENT), ("Cookie", cookie)]
-        for n in range(args.runs):
-            runs.append(one_run(app, opener, port, args, n))
-    finally:
-        stop.set()
-        for run in runs:
-            UserFiles().remove_tree("alice", run.pop("directory"))
-        gunicorn.terminate()
-        gunicorn.wait(timeout=10)
-        loop.join(timeout=60)
+    with base.portal_under_gunicorn("portal-bench-stages-") as (app, port, cookie):
+        stop = threading.Event()
+        loop = threading.Thread(target=worker_loop, args=(app, args.worker_interval, stop),
+                                daemon=True)
+        loop.start()
+        try:
+            opener = urllib.request.build_opener()
+            opener.addheaders = [("User-Agent", base.AGENT), ("Cookie", cookie)]
+            for n in range(args.runs):
+                runs.append(one_run(app, opener, port, args, n))
+        finally:
+            stop.set()
+            for run in runs:
+                UserFiles().remove_tree("alice", run.pop("directory"))
+            loop.join(timeout=60)
     return report(args, runs)
 
 

@@ -19,6 +19,7 @@ Like bench/submit_overhead.py, the baselines are measured without the portal's a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -101,6 +102,24 @@ def login(base: str) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in jar.cookiejar)
 
 
+@contextlib.contextmanager
+def portal_under_gunicorn(prefix: str):
+    """The benches' portal: its own database in a new temporary folder, alice in proja, the
+    Jupyter image registered, one worker cycle done, gunicorn serving it as `make run`
+    does; yields (app, port, alice's login cookie) and stops gunicorn at the end."""
+    os.umask(0o077)  # the portal refuses a database others could read
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    db_url = f"sqlite:///{tmp}/portal.db"
+    app = setup(db_url)
+    port = free_port()
+    gunicorn = start_gunicorn(db_url, port)
+    try:
+        yield app, port, login(f"http://127.0.0.1:{port}")
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=10)
+
+
 def get_status(host: str, port: int, path: str, headers: dict) -> int:
     conn = http.client.HTTPConnection(host, port, timeout=5)
     try:
@@ -164,48 +183,41 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    os.umask(0o077)  # the portal refuses a database others could read
-    tmp = tempfile.mkdtemp(prefix="portal-bench-")
-    db_url = f"sqlite:///{tmp}/portal.db"
-    app = setup(db_url)
-    port = free_port()
-    gunicorn = start_gunicorn(db_url, port)
     session_id, directory = None, None
     big = f"/home/alice/portal-bench-{os.getpid()}.bin"
-    try:
-        cookie = login(f"http://127.0.0.1:{port}")
-        session_id, times = start_session(app, port, cookie)
-        directory = times.pop("directory")
-        with app.app_context():
-            row = db.session.get(Session, session_id)
-            host, jport, token = row.host, row.jupyter_port, sessionconn.decrypt_token(row)
-            db.session.remove()
-        subprocess.run(["runuser", "-u", "alice", "--", "dd", "if=/dev/urandom", f"of={big}",
-                        "bs=1M", f"count={args.size_mb}", "status=none"], check=True)
-        name = os.path.basename(big)
-        direct_url = f"http://{host}:{jport}/s/{session_id}/files/{name}"
-        proxy_url = f"http://127.0.0.1:{port}/s/{session_id}/files/{name}"
-        direct_h = {"Authorization": f"token {token}"}
-        proxy_h = {"Cookie": cookie, "User-Agent": AGENT}
-        direct_s = min(curl_seconds(direct_url, direct_h) for _ in range(3))
-        proxy_s = min(curl_seconds(proxy_url, proxy_h) for _ in range(3))
-        path = f"/s/{session_id}/api/status"
-        direct_l, proxy_l = [], []
-        for _ in range(4):  # interleaved rounds, so both see the same machine load
-            direct_l += latencies(host, jport, path, direct_h, args.requests // 4)
-            proxy_l += latencies("127.0.0.1", port, path, proxy_h, args.requests // 4)
-        report(args, times, direct_s, proxy_s, direct_l, proxy_l)
-    finally:
-        if session_id is not None:
-            with app.test_request_context():
-                sessions.delete_session(users.get_user("alice"), session_id)
+    with portal_under_gunicorn("portal-bench-") as (app, port, cookie):
+        try:
+            session_id, times = start_session(app, port, cookie)
+            directory = times.pop("directory")
+            with app.app_context():
+                row = db.session.get(Session, session_id)
+                host, jport, token = row.host, row.jupyter_port, sessionconn.decrypt_token(row)
                 db.session.remove()
-        if os.path.exists(big):
-            os.remove(big)
-        if directory:
-            UserFiles().remove_tree("alice", directory)
-        gunicorn.terminate()
-        gunicorn.wait(timeout=10)
+            subprocess.run(["runuser", "-u", "alice", "--", "dd", "if=/dev/urandom",
+                            f"of={big}", "bs=1M", f"count={args.size_mb}", "status=none"],
+                           check=True)
+            name = os.path.basename(big)
+            direct_url = f"http://{host}:{jport}/s/{session_id}/files/{name}"
+            proxy_url = f"http://127.0.0.1:{port}/s/{session_id}/files/{name}"
+            direct_h = {"Authorization": f"token {token}"}
+            proxy_h = {"Cookie": cookie, "User-Agent": AGENT}
+            direct_s = min(curl_seconds(direct_url, direct_h) for _ in range(3))
+            proxy_s = min(curl_seconds(proxy_url, proxy_h) for _ in range(3))
+            path = f"/s/{session_id}/api/status"
+            direct_l, proxy_l = [], []
+            for _ in range(4):  # interleaved rounds, so both see the same machine load
+                direct_l += latencies(host, jport, path, direct_h, args.requests // 4)
+                proxy_l += latencies("127.0.0.1", port, path, proxy_h, args.requests // 4)
+            report(args, times, direct_s, proxy_s, direct_l, proxy_l)
+        finally:
+            if session_id is not None:
+                with app.test_request_context():
+                    sessions.delete_session(users.get_user("alice"), session_id)
+                    db.session.remove()
+            if os.path.exists(big):
+                os.remove(big)
+            if directory:
+                UserFiles().remove_tree("alice", directory)
 
 
 def report(args, times, direct_s, proxy_s, direct_l, proxy_l) -> None:
