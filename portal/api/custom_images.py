@@ -7,6 +7,7 @@ from flask import g, jsonify, request
 from portal.api.auth import token_required
 from portal.api.blueprint import bp
 from portal.api.custom_images_openapi import register
+from portal.api.schemas.custom_images import CustomImage, DeletedImage
 from portal.services import ServiceError
 from portal.services import custom_images as svc
 
@@ -27,13 +28,13 @@ def commit_from_body(user, body: dict):
         raise ServiceError("session_id must be the id of one of your running sessions.",
                            "invalid_session_id")
     image = svc.commit(user, session_id, body)
-    return jsonify(svc.image_json(image)), 202
+    return jsonify(CustomImage.dump(svc.image_json(image))), 202
 
 
 @bp.get("/images/custom")
 @token_required
 def list_custom_images():
-    return jsonify([svc.image_json(i) for i in svc.project_images(g.api_user)])
+    return jsonify(CustomImage.dump_all(svc.image_json(i) for i in svc.project_images(g.api_user)))
 
 
 @bp.post("/images/custom")
@@ -45,11 +46,11 @@ def commit_custom_image():
 @bp.get("/images/custom/<int:image_id>")
 @token_required
 def get_custom_image(image_id: int):
-    return jsonify(svc.image_json(svc.get_image(g.api_user, image_id)))
+    return jsonify(CustomImage.dump(svc.image_json(svc.get_image(g.api_user, image_id))))
 
 
 @bp.delete("/images/custom/<int:image_id>")
 @token_required
 def delete_custom_image(image_id: int):
     svc.delete(g.api_user, image_id)
-    return jsonify({"deleted": image_id})
+    return jsonify(DeletedImage.dump({"deleted": image_id}))
