@@ -12,6 +12,7 @@ from flask import g, jsonify, request
 from portal.api.audit_openapi import register
 from portal.api.auth import token_required
 from portal.api.blueprint import bp
+from portal.api.schemas.audit import AuditPage
 from portal.services import ServiceError, oplog
 
 register()
@@ -36,5 +37,6 @@ def list_audit():
     filters = oplog.parse_filters(request.args)
     page = oplog.page_of(g.api_user, filters, _int("page", 1),
                          min(_int("per_page", oplog.PER_PAGE), oplog.MAX_PER_PAGE))
-    return jsonify({"page": page.page, "per_page": page.per_page, "has_next": page.has_next,
-                    "events": [oplog.event_json(e) for e in page.events]})
+    return jsonify(AuditPage.dump({
+        "page": page.page, "per_page": page.per_page, "has_next": page.has_next,
+        "events": [oplog.event_json(e) for e in page.events]}))

@@ -1,9 +1,10 @@
-"""OpenAPI path and schema of /audit (F11), merged into portal.api.openapi when
-portal.api.audit loads."""
+"""OpenAPI path of /audit (F11), merged into portal.api.openapi when portal.api.audit
+loads; the schemas come from portal.api.schemas.audit."""
 
 from __future__ import annotations
 
 from portal.api.openapi import _errors, _ok
+from portal.api.schemas import audit, components
 
 QUERY = [
     {"name": "from", "in": "query", "schema": {"type": "string"},
@@ -32,21 +33,8 @@ AUDIT_PATHS: dict = {
     },
 }
 
-AUDIT_SCHEMAS: dict = {
-    "AuditEvent": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
-        "actor": {"type": "string"}, "source_ip": {"type": "string"},
-        "action": {"type": "string"}, "target": {"type": "string"},
-        "details": {"type": "object"}}},
-    "AuditPage": {"type": "object", "properties": {
-        "page": {"type": "integer"}, "per_page": {"type": "integer"},
-        "has_next": {"type": "boolean"},
-        "events": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEvent"}}}},
-}
-
-
 def register() -> None:
     from portal.api.openapi import PATHS, SCHEMAS
 
     PATHS.update(AUDIT_PATHS)
-    SCHEMAS.update(AUDIT_SCHEMAS)
+    SCHEMAS.update(components(audit.OUTPUTS, []))
