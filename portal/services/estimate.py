@@ -106,7 +106,7 @@ def estimate(membership, data: Mapping, kind: str = "job") -> dict:
         "max_minutes_now": None, "time_problem": problem or None, "lines": [],
     }
     out.update(availability(membership, view, partition, gpu_model, gpu_count, cpus, mem_gb,
-                            minutes))
+                            minutes, nodes))
     lines = out["lines"]
     if not rate.known:
         lines.append(("info", _l("The price is not known yet: the portal has not read "
@@ -133,7 +133,7 @@ def estimate(membership, data: Mapping, kind: str = "job") -> dict:
 
 
 def availability(membership, view, partition, gpu_model, gpu_count, cpus, mem_gb,
-                 minutes) -> dict:
+                 minutes, nodes: int = 1) -> dict:
     """Issue #17, item 4: the free GPUs per model from the worker's cached cluster view, and
     when Slurm would start this request (asked by the worker with `sbatch --test-only` as
     the user: portal/services/startest.py; never on this path). `start_pending`: the form
@@ -150,7 +150,7 @@ def availability(membership, view, partition, gpu_model, gpu_count, cpus, mem_gb
     user = membership.user
     if user is not None and user.unix_user:
         spec = startest.spec_of(membership.project.account, partition, gpu_model, gpu_count,
-                                cpus, mem_gb, minutes)
+                                cpus, mem_gb, minutes, nodes)
         answer = startest.lookup(user, spec)
         start = {"state": answer["state"], "text": startest.line(answer)[1],
                  "start_at": answer["start_at"].isoformat() + "Z" if answer["start_at"]

@@ -35,11 +35,14 @@ SCRIPT = "#!/bin/sh\ntrue\n"
 
 
 def spec_of(account: str, partition: str | None, gpu_model: str | None, gpu_count: int,
-            cpus: int, mem_gb: int, minutes: int | None) -> dict:
+            cpus: int, mem_gb: int, minutes: int | None, nodes: int = 1) -> dict:
     gres = (f"gpu:{gpu_model}:{gpu_count}" if gpu_model else f"gpu:{gpu_count}") \
         if gpu_count else None
-    return {"account": account, "partition": partition, "gres": gres, "cpus": int(cpus),
+    spec = {"account": account, "partition": partition, "gres": gres, "cpus": int(cpus),
             "mem_mb": int(mem_gb) * 1024, "time": int(minutes) if minutes else None}
+    if nodes > 1:  # issue #15: per-node sizes on `nodes` nodes (one-node specs unchanged)
+        spec["nodes"] = int(nodes)
+    return spec
 
 
 def _signature(spec: dict) -> str:
@@ -118,7 +121,9 @@ def worker_step(scheduler, now: datetime | None = None) -> dict:
                 raise SlurmRejected("no Unix account", [], "")
             job = JobSpec(script=SCRIPT, account=spec["account"], partition=spec["partition"],
                           gres=spec["gres"], cpus=spec["cpus"], mem=spec["mem_mb"],
-                          time=spec["time"], job_name="portal-start-estimate")
+                          time=spec["time"], job_name="portal-start-estimate",
+                          nodes=spec.get("nodes"),
+                          ntasks_per_node=1 if spec.get("nodes") else None)
             start = scheduler.test_start(job, as_user=unix_user).astimezone(UTC) \
                 .replace(tzinfo=None)
         except SlurmRejected as exc:

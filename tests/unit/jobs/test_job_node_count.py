@@ -8,17 +8,19 @@ import subprocess
 from decimal import Decimal
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.scheduler import JobSpec
 from adapters.scheduler.slurm import sbatch_args
-from portal import db
+from portal import cli, cli_common, db
 from portal.models import Job
 from portal.services import ServiceError, cluster, pricing
 from portal.services import jobs as jobsvc
 from portal.services import jobscript as scripts
 from portal.services.jobspec import MAX_NODES, parse_request, validate_node_count
+from tests.conftest import PASSWORD, csrf_from
 
 # Two GPU nodes in "gpu" (the default partition), one CPU node in "cpu".
 VIEW = {
@@ -162,3 +164,46 @@ def test_the_page_keeps_both_nodes_while_the_job_completes_on_one(app):
         running = Job(state="pending", nodes=None, node_count=2)
         jobsync.apply(running, {"state": "running", "nodes": ["gpu1", "gpu2"]})
         assert running.nodes == "gpu1,gpu2"
+
+
+def test_cli_nodes_and_templates_carry_the_node_count(app, outside_member, backend,
+                                                       monkeypatch):
+    """`job run --nodes 2` and a template with --nodes: the CLI says the sizes are per
+    node, and the template's runs get --nodes=2 as well."""
+    monkeypatch.setattr(cli_common, "make_app", lambda: app)
+    monkeypatch.setattr(cluster, "cached_view", lambda: VIEW)
+    outside_member("ursula")
+    runner = CliRunner()
+    assert "per node" in runner.invoke(cli.main, ["job", "run", "--help"]).output
+    common = ["--user", "ursula", "--gpu-model", "a100", "--gpus", "1", "--nodes", "2",
+              "--command", "hostname"]
+    result = runner.invoke(cli.main, ["job", "run", "--name", "cli-n2", *common])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli.main, ["template", "create", "tn", *common])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli.main, ["template", "run", "1", "--user", "ursula"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli.main, ["job", "run", "--name", "cli-n3", *common[:-4],
+                                      "--nodes", "3", "--command", "x"])
+    assert result.exit_code == 1 and "from 1 to 2" in result.output
+    with app.app_context():
+        jobs = db.session.query(Job).order_by(Job.id).all()
+        assert [(j.name, j.node_count) for j in jobs] == [("cli-n2", 2), ("tn-1", 2)]
+        assert all("--nodes=2" in j.sbatch_args for j in jobs)
+
+
+def test_the_form_shows_the_node_field_and_its_price_counts_every_node(
+        app, client, outside_member, backend, monkeypatch):
+    weights = {"CPU": "1", "Mem": "0.25G", "GRES/gpu": "10"}
+    monkeypatch.setattr(pricing, "weights_for", lambda *a, **k: (weights, True))
+    monkeypatch.setattr(cluster, "cached_view", lambda: VIEW)
+    outside_member("ursula")
+    page = client.get("/login")
+    client.post("/login", data={"username": "ursula", "password": PASSWORD,
+                                "csrf_token": csrf_from(page.get_data(as_text=True))})
+    form = client.get("/jobs/new").get_data(as_text=True)
+    assert 'name="node_count"' in form and "per node" in form
+    ask = "/wallet/estimate?kind=job&gpu_model=a100&gpu_count=1&cpus=2&mem_gb=4"
+    one = client.get(ask).json
+    two = client.get(ask + "&node_count=2").json
+    assert Decimal(two["hourly"]) == 2 * Decimal(one["hourly"]) > 0
