@@ -19,13 +19,11 @@ at the end with every job in them; proja/projb are never touched.
 from __future__ import annotations
 
 import secrets
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.accounts import SlurmAccounts
-from adapters.errors import AdapterError, SlurmRejected
+from adapters.errors import AdapterError
 from adapters.runner import CommandRunner
 from adapters.scheduler import JobState
 from portal import db
@@ -39,6 +37,7 @@ from portal.services.requestcheck import project_limits
 from portal.slurm import make_scheduler
 from tests.conftest import PASSWORD
 from tests.integration.jobs.jobhelpers import cycle, wait_for
+from tests.support.slurmaccounts import drop_accounts
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("approvals_cluster")]
 RUN = CommandRunner(timeout=30)
@@ -66,17 +65,8 @@ def account(app):
         "the dev cluster runs without etc/slurm/job_submit.lua: cluster.sh reconfigure"
     name = "t" + secrets.token_hex(5)
     yield name
-    sacct = SlurmAccounts()
-    for acct in (approvals.approved_account(name), name):
-        RUN.run(["scancel", f"--account={acct}"], check=False)
-    for acct in (approvals.approved_account(name), name):
-        for _ in range(100):  # slurmdbd refuses while cancelled jobs still count as active
-            try:
-                sacct.remove_account(acct)
-                break
-            except SlurmRejected:
-                time.sleep(0.3)
-    sacct.remove_qos(f"p_{name}")
+    drop_accounts(approvals.approved_account(name), name, qos=f"p_{name}", tries=100,
+                  step=0.3)
 
 
 @pytest.fixture

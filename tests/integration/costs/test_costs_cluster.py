@@ -19,12 +19,12 @@ import pytest
 
 from adapters.accounts import SlurmAccounts
 from adapters.billing_weights import SlurmBillingWeights
-from adapters.errors import AdapterError, SlurmRejected
 from adapters.runner import CommandRunner
 from adapters.scheduler import JobSpec, SlurmScheduler
 from portal import db
 from portal.services import accounting_import, costs, prices, users
 from tests.conftest import PASSWORD
+from tests.support.slurmaccounts import drop_accounts, require_slurmdbd
 
 pytestmark = pytest.mark.integration
 ADMIN = SimpleNamespace(is_admin=True)
@@ -32,23 +32,13 @@ ADMIN = SimpleNamespace(is_admin=True)
 
 @pytest.fixture
 def account():
-    try:
-        CommandRunner(timeout=20).run(["sacctmgr", "--noheader", "show", "cluster"])
-    except AdapterError as exc:
-        pytest.fail(f"slurmdbd does not answer ({exc.message}); start the dev cluster with: "
-                    "sudo etc/devcluster/cluster.sh start", pytrace=False)
+    require_slurmdbd()
     name = "t" + secrets.token_hex(5)
     accounts = SlurmAccounts()
     accounts.add_account(name)
     accounts.add_user("alice", name)
     yield name
-    CommandRunner().run(["scancel", f"--account={name}"], check=False)
-    for _ in range(50):  # slurmdbd refuses while cancelled jobs still count as active
-        try:
-            accounts.remove_account(name)
-            break
-        except SlurmRejected:
-            time.sleep(0.2)
+    drop_accounts(name, sacct=accounts)
 
 
 def _sacct(ids: list[str]) -> dict[str, dict]:

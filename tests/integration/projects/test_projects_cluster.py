@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from adapters.accounts import SlurmAccounts
-from adapters.errors import AdapterError, SlurmRejected
+from adapters.errors import SlurmRejected
 from adapters.runner import CommandRunner
 from adapters.scheduler import JobSpec, SlurmScheduler
 from portal import db
@@ -34,6 +33,8 @@ from portal.services import (
 from portal.services.projects import OPERATOR
 from tests.conftest import PASSWORD
 from tests.support import slurmversion
+from tests.support.slurmaccounts import drop_accounts, require_slurmdbd
+from tests.support.waiting import wait_for
 
 # The one-node dev cluster (tests/conftest.py): slurmdbd may keep a second one
 # (`cluster.sh start-multi`), so accounts are read and changed on this one by name, as a
@@ -46,11 +47,7 @@ SLEEP = "#!/bin/sh\nsleep 120\n"
 
 @pytest.fixture(scope="module")
 def slurm_up() -> None:
-    try:
-        CommandRunner(timeout=20).run(["sacctmgr", "--noheader", "show", "cluster"])
-    except AdapterError as exc:
-        pytest.fail(f"slurmdbd does not answer ({exc.message}); start the dev cluster with: "
-                    "sudo etc/devcluster/cluster.sh start", pytrace=False)
+    require_slurmdbd()
 
 
 @pytest.fixture
@@ -67,14 +64,7 @@ def env(app, slurm_up, sacct):
             users.create_user(name, password=PASSWORD)
         yield account
         db.session.rollback()
-    CommandRunner().run(["scancel", f"--account={account}"], check=False)
-    for _ in range(50):  # slurmdbd refuses while cancelled jobs still count as active
-        try:
-            sacct.remove_account(account)
-            break
-        except SlurmRejected:
-            time.sleep(0.2)
-    sacct.remove_qos(f"p_{account}")
+    drop_accounts(account, qos=f"p_{account}", sacct=sacct)
 
 
 def _create(account: str, **settings) -> Project:
@@ -89,13 +79,7 @@ def _submit(account: str, user: str = "alice", **fields) -> str:
 
 
 def _wait_for(predicate, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
+    return wait_for(predicate, timeout, what=what)
 
 
 def test_quota_is_enforced_and_shown_in_words(env, sacct, app, client, auth):

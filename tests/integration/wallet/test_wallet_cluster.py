@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import secrets
-import time
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -20,7 +19,6 @@ from sqlalchemy import select
 
 from adapters.accounts import SlurmAccounts
 from adapters.budget import SlurmBudget
-from adapters.errors import AdapterError, SlurmRejected
 from adapters.runner import CommandRunner
 from adapters.scheduler import JobSpec, SlurmScheduler
 from portal import db
@@ -29,6 +27,8 @@ from portal.services import cluster, projects, users
 from portal.services import wallet as svc
 from portal.services.projects import OPERATOR
 from tests.conftest import PASSWORD
+from tests.support.slurmaccounts import drop_accounts, require_slurmdbd
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("wallet")]
 SHORT = "#!/bin/sh\nsleep 4\n"
@@ -37,11 +37,7 @@ SACCT_FIELDS = "JobIDRaw,User,Account,QOS,State,Start,End,ElapsedRaw,AllocTRES,A
 
 @pytest.fixture
 def env(app):
-    try:
-        CommandRunner(timeout=20).run(["sacctmgr", "--noheader", "show", "cluster"])
-    except AdapterError as exc:
-        pytest.fail(f"slurmdbd does not answer ({exc.message}); start the dev cluster with: "
-                    "sudo etc/devcluster/cluster.sh start", pytrace=False)
+    require_slurmdbd()
     account = "t" + secrets.token_hex(5)
     app.config["WALLET_ENFORCE"] = True
     with app.test_request_context("/"):
@@ -50,25 +46,11 @@ def env(app):
         users.create_user("root-admin", unix_user="nobody", password=PASSWORD, is_admin=True)
         yield account
         db.session.rollback()
-    accounts = SlurmAccounts()
-    CommandRunner().run(["scancel", f"--account={account}"], check=False)
-    for _ in range(50):  # slurmdbd refuses while cancelled jobs still count as active
-        try:
-            accounts.remove_account(account)
-            break
-        except SlurmRejected:
-            time.sleep(0.2)
-    accounts.remove_qos(f"p_{account}")
+    drop_accounts(account, qos=f"p_{account}")
 
 
 def _wait_for(predicate, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
+    return wait_for(predicate, timeout, what=what)
 
 
 def _sacct(job_id: str) -> dict | None:
