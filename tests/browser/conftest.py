@@ -7,10 +7,9 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from portal import db, worker
-from portal.models import Membership, Project, ProjectRole
-from portal.services import users
-from tests.conftest import PASSWORD
+from portal import worker
+from portal.models import ProjectRole
+from tests.support.members import add_member
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags chromium keeps dialling out of a closed network.
@@ -73,11 +72,4 @@ def running_worker(app):
 def alice(app):
     """Portal user alice, manager of project proja (her current project); her id."""
     with app.app_context():
-        user, _ = users.create_user("alice", password=PASSWORD)
-        project = Project(account="proja", name="Project A")
-        db.session.add(project)
-        db.session.commit()
-        db.session.add(Membership(user_id=user.id, project_id=project.id,
-                                  role=ProjectRole.MANAGER))
-        db.session.commit()
-        return user.id
+        return add_member("alice", "proja", ProjectRole.MANAGER).id

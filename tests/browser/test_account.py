@@ -12,17 +12,9 @@ import pytest
 
 from portal import db
 from portal.models import AuditEvent
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 
 pytestmark = pytest.mark.browser
-
-
-def _login(page, live_server, name):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
 
 
 def _actions(page) -> list[str]:
@@ -41,7 +33,7 @@ def test_operation_log_filters_and_csv(app, make_user, live_server, page):
                                       source_ip=f"10.0.0.{i}", target=target, details={},
                                       at=datetime(2026, 3, 1 + i, 10)))
         db.session.commit()
-    _login(page, live_server, "ada")
+    login(page, live_server, "ada")
     page.click("nav >> text=Operation log")
     page.wait_for_selector("[data-testid=events]")
     assert "auth.login" in _actions(page) and "qos.create" in _actions(page)
@@ -83,7 +75,7 @@ def test_activation_page_activates(app, make_user, live_server, page, monkeypatc
     monkeypatch.setattr(activation.ws, "provision", spaces.provision)
     monkeypatch.setattr(activation.unix, "lookup", table.get)
     make_user("max", unix_user="max")
-    _login(page, live_server, "max")
+    login(page, live_server, "max")
     page.click("nav >> text=Cloud platform")
     assert "Not activated" in page.inner_text("[data-testid=activation-status]")
     assert page.get_attribute("tr[data-item=workspace]", "data-ok") == "no"

@@ -10,12 +10,9 @@ at the end with every job in it; proja/projb are never touched.
 from __future__ import annotations
 
 import secrets
-import time
 
 import pytest
 
-from adapters.accounts import SlurmAccounts
-from adapters.errors import AdapterError, SlurmRejected
 from adapters.runner import CommandRunner
 from portal import db
 from portal.models import Order
@@ -23,8 +20,10 @@ from portal.services import accounts_sync, projects, users
 from portal.services import jobs as jobsvc
 from portal.services.approvals import approved_account
 from portal.services.projects import OPERATOR
+from tests.browser.steps import login
 from tests.conftest import PASSWORD
 from tests.integration.jobs.jobhelpers import cycle, wait_for
+from tests.support.slurmaccounts import drop_accounts, require_slurmdbd
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration,
               pytest.mark.xdist_group("approvals_cluster")]
@@ -44,32 +43,10 @@ def _as(user: str, *argv: str):
 
 @pytest.fixture
 def account(app):
-    try:
-        RUN.run(["sacctmgr", "--noheader", "show", "cluster"])
-    except AdapterError as exc:
-        pytest.fail(f"slurmdbd does not answer ({exc.message}); start the dev cluster",
-                    pytrace=False)
+    require_slurmdbd()
     name = "t" + secrets.token_hex(5)
     yield name
-    sacct = SlurmAccounts()
-    for acct in (approved_account(name), name):
-        RUN.run(["scancel", f"--account={acct}"], check=False)
-    for acct in (approved_account(name), name):
-        for _ in range(100):  # slurmdbd refuses while cancelled jobs still count as active
-            try:
-                sacct.remove_account(acct)
-                break
-            except SlurmRejected:
-                time.sleep(0.3)
-    sacct.remove_qos(f"p_{name}")
-
-
-def _login(page, live_server, name):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+    drop_accounts(approved_account(name), name, qos=f"p_{name}", tries=100, step=0.3)
 
 
 def _request(app, account, name, gpus=2):
@@ -111,7 +88,7 @@ def test_held_until_approved_in_the_browser_then_runs_and_rejection_cancels(
     assert reason == "AssocMaxGRESPerJob" and _squeue(shell_id)[0] == "PENDING"
 
     # The manager approves in the browser; the very same job then runs.
-    _login(page, live_server, "bob")
+    login(page, live_server, "bob")
     page.click("nav >> text=Approvals")
     page.click(f"[data-testid=approvals] tr[data-order='{order_id}'] a")
     page.wait_for_selector("[data-testid=requester] >> text=alice")
@@ -157,7 +134,7 @@ def test_held_until_approved_in_the_browser_then_runs_and_rejection_cancels(
              what="the rejected job to be cancelled")
     page.click("[data-testid=logout]") if page.locator("[data-testid=logout]").count() else \
         page.context.clear_cookies()
-    _login(page, live_server, "alice")
+    login(page, live_server, "alice")
     page.goto(f"{live_server}/orders/{order2}")
     page.wait_for_selector("[data-testid=decision-message] >> text=Please use one GPU")
     assert "rejected" in page.inner_text("[data-testid=approval-state]")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 import urllib.request
 
 import pytest
@@ -20,9 +19,10 @@ from adapters.runner import CommandRunner
 from portal import cli, cli_common, db
 from portal.services import projects, tokens, users
 from portal.services.projects import OPERATOR
-from tests.browser.test_job_time_price import _wait
 from tests.conftest import PASSWORD
 from tests.integration.projects.test_projects_cluster import _submit
+from tests.support.slurmaccounts import drop_accounts
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -41,15 +41,7 @@ def world(app):
                "bob": users.get_user("bob").id}
         db.session.remove()
     yield ids
-    sacct = SlurmAccounts()
-    CommandRunner().run(["scancel", f"--account={account}"], check=False)
-    for _ in range(50):
-        try:
-            sacct.remove_account(account)
-            break
-        except SlurmRejected:
-            time.sleep(0.2)
-    sacct.remove_qos(f"p_{account}")
+    drop_accounts(account, qos=f"p_{account}")
 
 
 def _live(job_id: str) -> bool:
@@ -94,7 +86,7 @@ def test_admin_archives_a_project_and_deactivates_a_user(app, world, live_server
     body = page.inner_text("body")
     assert f"Project {account} archived" in body and "1 job(s) cancelled" in body
     assert row.locator("[data-testid=project-state]").inner_text() == "archived"
-    _wait(lambda: not _live(job), "the project's job to be cancelled", timeout=30)
+    wait_for(lambda: not _live(job), what="the project's job to be cancelled", timeout=30)
     assert (_own(account).grp_jobs, _own(account).grp_submit) == (0, 0)
     with pytest.raises(SlurmRejected):
         _submit(account, "alice", hold=True)

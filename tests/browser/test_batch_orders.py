@@ -15,10 +15,10 @@ from adapters.runner import CommandRunner
 from portal import db, worker
 from portal.models import Order, ProjectRole, Session, WalletTransaction
 from portal.services import public_images
-from tests.browser.test_job_time_price import _wait
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 from tests.integration.sessions.sessionhelpers import JUPYTER_IMAGE, remove_session_dirs
 from tests.support.members import add_member
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -58,11 +58,7 @@ def _ran_seconds(job_id: str) -> int:
 def test_batch_created_sessions_are_orders_and_their_charges_link(
         app, people, running_worker, live_server, page):  # noqa: F811 - the fixture
     name = "bo" + uuid.uuid4().hex[:6]
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+    login(page, live_server, "alice")
 
     page.goto(f"{live_server}/sessions/batch")
     page.fill("#name", name)
@@ -97,7 +93,7 @@ def test_batch_created_sessions_are_orders_and_their_charges_link(
     # Let them run a few seconds (a charge is for time used), end them, and wait for the
     # worker to charge them.
     for jid in jobs:
-        _wait(lambda jid=jid: _ran_seconds(jid) >= 3, f"job {jid} to run 3 s", timeout=180)
+        wait_for(lambda jid=jid: _ran_seconds(jid) >= 3, what=f"job {jid} to run 3 s", timeout=180)
     for jid in jobs:
         CommandRunner().run(["scancel", "--", jid], check=False)
 
@@ -108,7 +104,7 @@ def test_batch_created_sessions_are_orders_and_their_charges_link(
             db.session.remove()
         return found if len(found) == len(jobs) else None
 
-    linked = _wait(charges, "the wallet to charge both sessions", timeout=300, step=2)
+    linked = wait_for(charges, what="the wallet to charge both sessions", timeout=300, step=2)
     assert linked == jobs  # every charge points at its session's order
 
     page.goto(f"{live_server}/wallet/{people['project']}")

@@ -12,7 +12,7 @@ from portal import db
 from portal.models import ProjectRole, Session
 from portal.services import jobs as jobsvc
 from portal.services import sessions as svc
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 from tests.unit.sessions.sessionfakes import (
     FakeFiles,
     FakeScheduler,
@@ -40,11 +40,7 @@ def fake(app, monkeypatch):
 
 def test_batch_create_starts_later(app, page, live_server, fake):
     backend, ids = fake
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "mona")
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+    login(page, live_server, "mona")
 
     local = (datetime.now() + timedelta(days=1)).replace(second=0, microsecond=0)
     page.goto(f"{live_server}/sessions/batch")

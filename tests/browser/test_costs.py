@@ -9,17 +9,9 @@ import pytest
 
 from portal import db
 from portal.models import AccountingRecord
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 
 pytestmark = pytest.mark.browser
-
-
-def _login(page, live_server, username):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
 
 
 def _records(app):
@@ -40,7 +32,7 @@ def _records(app):
 def test_cost_charts_render(app, make_user, live_server, page, tmp_path):
     make_user("root_admin", admin=True)
     _records(app)
-    _login(page, live_server, "root_admin")
+    login(page, live_server, "root_admin")
     page.click("nav.sidemenu [data-menu=cost-analysis]")
     page.wait_for_selector("[data-testid=cost-chart][data-rendered]")
     assert page.get_attribute("[data-testid=cost-chart]", "data-rendered") == "2"
@@ -71,7 +63,7 @@ def test_cost_charts_render(app, make_user, live_server, page, tmp_path):
 def test_admin_sets_a_price(app, make_user, live_server, page):
     make_user("root_admin", admin=True)
     app.extensions["billing_weights"] = _NoSlurm()
-    _login(page, live_server, "root_admin")
+    login(page, live_server, "root_admin")
     page.click("nav.sidemenu [data-menu=admin-prices]")
     page.fill("[data-testid=price-resource]", "cpu")
     page.fill("[data-testid=price-hourly]", "-1")

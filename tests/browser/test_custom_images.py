@@ -14,11 +14,12 @@ import pytest
 
 from adapters.runner import CommandRunner
 from portal import db, worker
-from portal.models import Membership, Project, ProjectRole, Session
-from portal.services import sessions, users
+from portal.models import Session
+from portal.services import sessions
 from portal.slurm import make_scheduler
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 from tests.integration.sessions.sessionhelpers import remove_session_dirs, wait_for
+from tests.support.members import add_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration,
               pytest.mark.xdist_group("custom-images-browser")]
@@ -37,13 +38,7 @@ def setup(app):
     app.config["IMAGE_STORE"] = os.path.join(store, "store")
     name = "bi" + uuid.uuid4().hex[:8]
     with app.test_request_context():
-        alice, _ = users.create_user("alice", password=PASSWORD)
-        project = Project(account="proja", name="Project A")
-        db.session.add(project)
-        db.session.commit()
-        db.session.add(Membership(user_id=alice.id, project_id=project.id,
-                                  role=ProjectRole.MEMBER))
-        db.session.commit()
+        alice = add_member("alice", "proja")
         _cycle(app)
         session = sessions.create_session(alice, {
             "name": name, "image": "base", "end": "hours", "hours": 1, "cpus": 1,
@@ -68,11 +63,7 @@ def _state(app, session_id):
 
 def test_commit_form_progress_and_list(app, live_server, page, tmp_path, setup):
     session_id = setup
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+    login(page, live_server, "alice")
     page.goto(f"{live_server}/sessions/{session_id}")
     wait_for(lambda: page.goto(f"{live_server}/sessions/{session_id}") and
              _state(app, session_id) == "running", 120, step=1, what="the session to run")

@@ -20,10 +20,10 @@ from portal import db
 from portal.models import Job, ProjectRole, Session
 from portal.services import public_images, users
 from portal.services import sessions as sessionsvc
-from tests.browser.test_job_time_price import _wait
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 from tests.integration.sessions.sessionhelpers import JUPYTER_IMAGE, remove_session_dirs
 from tests.support.members import add_member
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -47,11 +47,7 @@ def people(app):
 
 def _login(page, live_server, name):
     page.context.clear_cookies()
-    page.goto(f"{live_server}/login")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+    login(page, live_server, name)
 
 
 def _row(app, model, **where):
@@ -66,8 +62,8 @@ def test_ended_job_and_session_keep_a_read_only_page(app, people, running_worker
                                                      live_server, page):
     name = "ep" + uuid.uuid4().hex[:6]
     _login(page, live_server, "alice")
-    _wait(lambda: page.goto(f"{live_server}/jobs/new") and page.locator(
-        "[data-testid=gpu-model] option").count(), "the cluster view", timeout=60)
+    wait_for(lambda: page.goto(f"{live_server}/jobs/new") and page.locator(
+        "[data-testid=gpu-model] option").count(), what="the cluster view", timeout=60)
     page.fill("[data-testid=job-name]", name)
     page.fill("[data-testid=gpu-count]", "0")
     page.fill("[data-testid=cpus]", "1")
@@ -76,8 +72,8 @@ def test_ended_job_and_session_keep_a_read_only_page(app, people, running_worker
     page.click("[data-testid=submit-job]")
     page.wait_for_selector("[data-testid=slurm-job-id]")
     job_url = page.url
-    _wait(lambda: _row(app, Job, name=name).state == "completed", "the job to finish",
-          timeout=180, step=1)
+    wait_for(lambda: _row(app, Job, name=name).state == "completed", 180, step=1,
+             what="the job to finish")
 
     # Deleted: the page stays, read-only, with its log, events, order and cost.
     page.goto(job_url)
@@ -91,9 +87,9 @@ def test_ended_job_and_session_keep_a_read_only_page(app, people, running_worker
         ".includes('hello-from-the-record')")
     history = page.inner_text("[data-testid=record-history]")
     assert "Created" in history and "Deleted" in history and "Ended" in history
-    _wait(lambda: page.goto(job_url) and "per hour" in page.inner_text(
+    wait_for(lambda: page.goto(job_url) and "per hour" in page.inner_text(
         "[data-testid=record-cost]") or "s used" in page.inner_text("[data-testid=record-cost]"),
-        "the wallet to charge the job", timeout=180, step=2)
+        what="the wallet to charge the job", timeout=180, step=2)
     page.click("[data-testid=record-order] a")
     assert name in page.inner_text("h1")
     page.click("a:has-text('details')")  # the order's link back to the job
@@ -108,19 +104,19 @@ def test_ended_job_and_session_keep_a_read_only_page(app, people, running_worker
         session_id, slurm_id = session.id, session.slurm_job_id
         db.session.remove()
     session_url = f"{live_server}/sessions/{session_id}"
-    _wait(lambda: _row(app, Session, id=session_id).state == "running", "the session to run",
-          timeout=180, step=1)
+    wait_for(lambda: _row(app, Session, id=session_id).state == "running", 180, step=1,
+             what="the session to run")
     page.goto(f"{live_server}/sessions/delete?ids={session_id}")
     page.click("[data-testid=confirm-delete]")
-    _wait(lambda: _row(app, Session, id=session_id).hidden, "the session to end", timeout=120)
+    wait_for(lambda: _row(app, Session, id=session_id).hidden, 120, what="the session to end")
     response = page.goto(session_url)
     assert response.status == 200
     assert "This session has ended" in page.inner_text("[data-testid=read-only]")
     assert page.locator("[data-testid=delete]").count() == 0
     assert "Deleted" in page.inner_text("[data-testid=record-history]")
     assert slurm_id in page.inner_text("[data-testid=deployment-id]")
-    _wait(lambda: page.goto(session_url) and "s used" in page.inner_text(
-        "[data-testid=record-cost]"), "the wallet to charge the session", timeout=180, step=2)
+    wait_for(lambda: page.goto(session_url) and "s used" in page.inner_text(
+        "[data-testid=record-cost]"), what="the wallet to charge the session", timeout=180, step=2)
     page.click("[data-testid=record-order] a")
     page.click("a:has-text('details')")
     assert page.url == session_url

@@ -5,7 +5,6 @@ leaves no room refuses in words on the page, and Slurm keeps the limit."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -14,10 +13,11 @@ import pytest
 
 from adapters.runner import CommandRunner
 from portal import db
-from portal.models import Job, Membership, Project, ProjectRole, WalletTransaction
-from portal.services import cluster, users
+from portal.models import Job, WalletTransaction
 from portal.services import jobs as jobsvc
-from tests.conftest import PASSWORD
+from tests.browser.steps import login, wait_for_cluster_view
+from tests.support.members import add_member, ensure_project
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -27,32 +27,16 @@ def _time_limit(job_id: str) -> str:
     return re.search(r"TimeLimit=(\S+)", shown).group(1)
 
 
-def _wait(predicate, what: str, timeout: float = 90.0, step: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
-
-
 def test_clicking_extend_raises_the_time_limit_and_a_cap_refuses_in_words(
         app, running_worker, live_server, page):
     name = "ex" + uuid.uuid4().hex[:8]
     with app.test_request_context():
-        alice, _ = users.create_user("alice", password=PASSWORD)
-        project = Project(account="proja", name="Project A")
-        db.session.add(project)
-        db.session.commit()
-        db.session.add(Membership(user_id=alice.id, project_id=project.id,
-                                  role=ProjectRole.MEMBER))
+        alice = add_member("alice", "proja")
+        project = ensure_project("proja")
         db.session.add(WalletTransaction(project_id=project.id, account="proja", kind="topup",
                                          amount=Decimal("5"), occurred_at=db.utcnow()))
         db.session.commit()
-        _wait(lambda: (db.session.rollback(), cluster.cached_view()["available"])[1],
-              "the worker's first look at the cluster")
+        wait_for_cluster_view(timeout=90)
         job = jobsvc.create_job(alice, {"name": name, "cpus": 1, "mem_gb": 1, "image": "base",
                                         "command": "sleep 600", "time_limit": "0:10:00"})
         job_id, slurm_id = job.id, job.slurm_job_id
@@ -61,12 +45,8 @@ def test_clicking_extend_raises_the_time_limit_and_a_cap_refuses_in_words(
             with app.app_context():
                 return db.session.get(Job, job_id).state == "running"
 
-        _wait(running, "the job to run")
-        page.goto(f"{live_server}/login")
-        page.fill("#username", "alice")
-        page.fill("#password", PASSWORD)
-        page.click("[data-testid=login-submit]")
-        page.wait_for_selector("[data-testid=current-user]")
+        wait_for(running, what="the job to run", timeout=90)
+        login(page, live_server, "alice")
         page.goto(f"{live_server}/jobs/{job_id}")
         before = page.inner_text("[data-testid=ends-at]")
         page.fill("[data-testid=extend-hours]", "2")

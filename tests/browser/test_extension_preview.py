@@ -13,18 +13,10 @@ import pytest
 from portal import db
 from portal.models import Project
 from portal.services import projects
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 from tests.unit.projects.fake_accounts import FakeAccounts
 
 pytestmark = pytest.mark.browser
-
-
-def _login(page, live_server, name):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
 
 
 def _logout(page, live_server):
@@ -43,7 +35,7 @@ def _project(app, make_user, end: date) -> int:
 
 
 def _ask(page, live_server, project_id: int, days: int) -> str:
-    _login(page, live_server, "max")
+    login(page, live_server, "max")
     page.goto(f"{live_server}/projects/{project_id}")
     page.fill("[data-testid=extension-form] [name=days]", str(days))
     page.click("[data-testid=extension-form] button[type=submit]")
@@ -60,7 +52,7 @@ def test_extension_counts_from_the_end_date_and_the_admin_sees_the_date(
     expected = (today + timedelta(days=40)).isoformat()
     assert expected in _ask(page, live_server, project_id, 30)
 
-    _login(page, live_server, "ada")
+    login(page, live_server, "ada")
     page.goto(f"{live_server}/admin/projects")
     row = page.locator("[data-testid=pending-extensions] tr[data-request]")
     cell = row.locator("[data-testid=resulting-end-date]").inner_text()
@@ -77,7 +69,7 @@ def test_past_end_date_counts_from_today_and_a_moved_date_is_not_approved_blindl
     project_id = _project(app, make_user, today - timedelta(days=5))
     assert (today + timedelta(days=7)).isoformat() in _ask(page, live_server, project_id, 7)
 
-    _login(page, live_server, "ada")
+    login(page, live_server, "ada")
     page.goto(f"{live_server}/admin/projects")
     row = page.locator("[data-testid=pending-extensions] tr[data-request]")
     cell = row.locator("[data-testid=resulting-end-date]").inner_text()

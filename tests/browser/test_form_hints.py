@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal import db
-from portal.models import Membership, Project, ProjectRole
-from portal.services import users
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
+from tests.support.members import make_member
 
 pytestmark = pytest.mark.browser
 
@@ -22,25 +20,11 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def member(app):
     with app.app_context():
-        user, _ = users.create_user("ursula", unix_user="nobody", password=PASSWORD)
-        project = Project(account="tproj", name="Test Project")
-        db.session.add(project)
-        db.session.commit()
-        db.session.add(Membership(user_id=user.id, project_id=project.id,
-                                  role=ProjectRole.MEMBER))
-        db.session.commit()
-
-
-def _login(page, live_server):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "ursula")
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+        make_member("ursula", "tproj")
 
 
 def test_host_bits_are_fixed_with_one_click(member, live_server, page):
-    _login(page, live_server)
+    login(page, live_server, "ursula")
     page.goto(f"{live_server}/whitelists/")
     page.fill("#name", "office")
     page.fill("#rules", "192.168.10.0/24\n10.1.2.3/8 tcp 22")
@@ -65,7 +49,7 @@ def test_host_bits_are_fixed_with_one_click(member, live_server, page):
 
 
 def test_custom_image_choice_without_images_says_why(member, live_server, page):
-    _login(page, live_server)
+    login(page, live_server, "ursula")
     page.goto(f"{live_server}/jobs/new")
     help_text = page.inner_text("fieldset.job-spec:has([data-testid=image])")
     assert "today the public images are offered" not in help_text

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal import db
 from portal.models import AccountingRecord, User
 from portal.services import projects
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 from tests.unit.projects.fake_accounts import FakeAccounts
 
 pytestmark = pytest.mark.browser
@@ -54,11 +54,7 @@ def test_chart_renders_in_both_themes(app, usage, live_server, page, theme, tmp_
         user = db.session.scalar(select(User).where(User.username == "mia"))
         user.theme = theme
         db.session.commit()
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "mia")
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+    login(page, live_server, "mia")
     page.click("[data-menu=gpu-rental]")
     page.wait_for_selector(f"html[data-theme={theme}]")
     canvas = page.wait_for_selector("#gpu-usage-chart[data-rendered='1']")

@@ -13,17 +13,10 @@ import pytest
 from portal import db
 from portal.models import AuditEvent, Session, SessionIdle, User
 from portal.services import idle, users
+from tests.browser.steps import login
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-def _login(page, live_server):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
 
 
 def _age_keep(app, session_id, minutes):
@@ -48,7 +41,7 @@ def test_banner_keep_and_once_per_idle_period(app, live_server, page, alice):
         db.session.add(session)
         db.session.commit()
         session_id = session.id
-    _login(page, live_server)
+    login(page, live_server, "alice")
     page.goto(f"{live_server}/sessions/{session_id}")
     banner = page.locator("[data-testid=idle-banner]")
     assert "idle for 40 minutes" in banner.inner_text()

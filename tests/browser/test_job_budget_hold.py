@@ -14,14 +14,13 @@ import time
 
 import pytest
 
-from adapters.accounts import SlurmAccounts
-from adapters.errors import AdapterError, SlurmRejected
-from adapters.runner import CommandRunner
 from portal import db
 from portal.services import projects, users
 from portal.services import wallet as svc
 from portal.services.projects import OPERATOR
+from tests.browser.steps import login
 from tests.conftest import PASSWORD
+from tests.support.slurmaccounts import drop_accounts, require_slurmdbd
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.xdist_group("wallet")]
 
@@ -30,10 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.xdist_gr
 def small_wallet(app):
     """A project of alice's with its own QOS and 0.04 in the wallet: 240 billing-minutes,
     less than a 4-hour job of 2 CPUs and 1 GB (2 whole units × 240 min = 480) needs."""
-    try:
-        CommandRunner(timeout=20).run(["sacctmgr", "--noheader", "show", "cluster"])
-    except AdapterError as exc:
-        pytest.fail(f"slurmdbd does not answer ({exc.message})", pytrace=False)
+    require_slurmdbd()
     account = "t" + secrets.token_hex(5)
     app.config["WALLET_ENFORCE"] = True
     with app.test_request_context("/"):
@@ -46,15 +42,7 @@ def small_wallet(app):
         svc.top_up(admin, project.id, "0.04", "small wallet")
         db.session.remove()
     yield account
-    accounts = SlurmAccounts()
-    CommandRunner().run(["scancel", f"--account={account}"], check=False)
-    for _ in range(50):  # slurmdbd refuses while cancelled jobs still count as active
-        try:
-            accounts.remove_account(account)
-            break
-        except SlurmRejected:
-            time.sleep(0.2)
-    accounts.remove_qos(f"p_{account}")
+    drop_accounts(account, qos=f"p_{account}")
 
 
 def _fill(page, name: str, time_limit: str | None = None):
@@ -68,11 +56,7 @@ def _fill(page, name: str, time_limit: str | None = None):
 
 def test_small_wallet_form_warns_pending_job_says_why_short_job_runs(
         app, small_wallet, running_worker, live_server, page):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+    login(page, live_server, "alice")
     page.goto(f"{live_server}/jobs/new")
     assert page.input_value("[data-testid=time-limit]") == "4:00:00"
 

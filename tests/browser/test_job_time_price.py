@@ -13,7 +13,6 @@ the tests never change them), read by the worker's cluster refresh.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -23,20 +22,10 @@ from sqlalchemy import select
 from adapters.runner import CommandRunner
 from portal import db
 from portal.models import Order, WalletTransaction
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-
-def _wait(predicate, what: str, timeout: float = 120.0, step: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
 
 
 def _scontrol(job_id: str) -> str:
@@ -48,15 +37,11 @@ def test_form_price_is_the_order_price_and_the_charge_and_the_time_limit_reaches
     name = "tp" + uuid.uuid4().hex[:8]
     slurm_id = None
     try:
-        page.goto(f"{live_server}/login")
-        page.fill("#username", "alice")
-        page.fill("#password", PASSWORD)
-        page.click("[data-testid=login-submit]")
-        page.wait_for_selector("[data-testid=current-user]")
+        login(page, live_server, "alice")
         # The worker has read the partitions (and their billing weights) at least once.
-        _wait(lambda: page.goto(f"{live_server}/jobs/new") and page.locator(
+        wait_for(lambda: page.goto(f"{live_server}/jobs/new") and page.locator(
             "[data-testid=price-estimate][data-hourly]:not([data-hourly=''])").count(),
-            "the price to be known", timeout=60)
+            what="the price to be known", timeout=60)
         assert page.input_value("[data-testid=time-limit]") == "4:00:00"  # partition default
 
         page.fill("[data-testid=job-name]", name)
@@ -96,7 +81,7 @@ def test_form_price_is_the_order_price_and_the_charge_and_the_time_limit_reaches
                 return db.session.scalar(select(WalletTransaction).where(
                     WalletTransaction.job_id == slurm_id))
 
-        tx = _wait(charged, "the wallet to charge the finished job", timeout=240, step=1)
+        tx = wait_for(charged, what="the wallet to charge the finished job", timeout=240, step=1)
         with app.app_context():
             order = db.session.scalar(select(Order).where(Order.slurm_job_id == slurm_id))
             assert order.unit_price == Decimal(shown)

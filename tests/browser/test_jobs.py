@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from portal.services import jobtemplates, users
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -14,14 +14,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 @pytest.fixture
 def name():
     return "br" + uuid.uuid4().hex[:8]
-
-
-def _login(page, live_server):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
 
 
 def _cancel_all(app, prefix):
@@ -35,7 +27,7 @@ def _cancel_all(app, prefix):
 
 def test_run_job_and_watch_its_log_live(app, alice, running_worker, live_server, page, name):
     try:
-        _login(page, live_server)
+        login(page, live_server, "alice")
         page.click("nav.sidemenu >> text=Run job")
         page.fill("[data-testid=job-name]", name)
         page.fill("[data-testid=cpus]", "1")
@@ -64,7 +56,7 @@ def test_run_job_and_watch_its_log_live(app, alice, running_worker, live_server,
 
 def test_template_run_names_the_job(app, alice, running_worker, live_server, page, name):
     try:
-        _login(page, live_server)
+        login(page, live_server, "alice")
         page.click("nav.sidemenu >> text=Create template")
         page.fill("[data-testid=template-name]", name)
         page.fill("[data-testid=cpus]", "1")
@@ -90,7 +82,7 @@ def test_create_a_schedule(app, alice, running_worker, live_server, page, name):
         jobtemplates.create_template(user, {"name": f"{name}t", "cpus": 1, "mem_gb": 1,
                                             "image": "base", "command": "date"})
     try:
-        _login(page, live_server)
+        login(page, live_server, "alice")
         page.click("nav.sidemenu >> text=Schedules")
         page.click("[data-testid=new-schedule]")
         page.fill("[data-testid=schedule-name]", name)

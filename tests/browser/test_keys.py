@@ -10,23 +10,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from portal.services.keyparse import parse_public_key
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 
 pytestmark = pytest.mark.browser
 KEYS = Path(__file__).resolve().parents[1] / "data" / "keys"
 
 
-def _login(page, live_server, username="ursula"):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
-
-
 def test_create_downloads_the_private_key_once(make_user, live_server, page, tmp_path):
     make_user("ursula")
-    _login(page, live_server)
+    login(page, live_server, "ursula")
     page.click("nav.sidemenu [data-menu=keys]")
     page.wait_for_selector("text=No keys yet.")
     page.fill("#name", "laptop")
@@ -56,7 +48,7 @@ def test_create_downloads_the_private_key_once(make_user, live_server, page, tmp
 
 def test_import_a_public_key_and_refuse_a_private_one(make_user, live_server, page):
     make_user("ursula")
-    _login(page, live_server)
+    login(page, live_server, "ursula")
     page.goto(f"{live_server}/keys/")
     page.fill("[data-testid=import-key-form] #name", "desk")
     page.fill("[data-testid=import-key-form] #public_key", (KEYS / "ed25519.pub").read_text())
@@ -83,7 +75,7 @@ def test_import_a_public_key_and_refuse_a_private_one(make_user, live_server, pa
 
 def test_whitelist_with_several_rules(make_user, live_server, page):
     make_user("ursula")
-    _login(page, live_server)
+    login(page, live_server, "ursula")
     page.click("nav.sidemenu [data-menu=whitelists]")
     page.fill("#name", "office")
     page.fill("#rules", "10.0.0.0/8 tcp 22\n10.1.2.3/16\n")

@@ -14,10 +14,11 @@ import pytest
 
 from portal import db
 from portal.db import utcnow
-from portal.models import Membership, Project, ProjectRole, Session
-from portal.services import monitoring, users
-from tests.conftest import PASSWORD
+from portal.models import Session
+from portal.services import monitoring
+from tests.browser.steps import login
 from tests.support.fakes import FakeFiles
+from tests.support.members import add_member, ensure_project
 
 pytestmark = pytest.mark.browser
 
@@ -47,12 +48,8 @@ INK_JS = """(canvas) => {
 
 def _session_with_samples(app) -> int:
     with app.app_context():
-        alice, _ = users.create_user("alice", password=PASSWORD)
-        project = Project(account="proja", name="Project A")
-        db.session.add(project)
-        db.session.commit()
-        db.session.add(Membership(user_id=alice.id, project_id=project.id,
-                                  role=ProjectRole.MEMBER))
+        alice = add_member("alice", "proja")
+        project = ensure_project("proja")
         now = utcnow()
         session = Session(uuid=uuid.uuid4().hex, user_id=alice.id, project_id=project.id,
                           name="charts", account="proja", image="jupyter", cpus=2, mem_gb=1,
@@ -95,11 +92,7 @@ def _check_charts(page, shot):
 
 def test_charts_render_in_light_and_dark_theme(app, live_server, page, tmp_path):
     session_id = _session_with_samples(app)
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+    login(page, live_server, "alice")
     page.goto(f"{live_server}/sessions/{session_id}")
     assert page.get_attribute("html", "data-theme") == "light"
     _check_charts(page, str(tmp_path / "charts-light.png"))

@@ -12,9 +12,9 @@ from decimal import Decimal
 import pytest
 
 from portal import db
-from portal.models import Membership, Order, OrderEvent, Project, ProjectRole
-from portal.services import users
-from tests.conftest import PASSWORD
+from portal.models import Order, OrderEvent
+from tests.browser.steps import login
+from tests.support.members import ensure_project, make_member
 
 pytestmark = pytest.mark.browser
 
@@ -22,12 +22,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def held_order(app):
     with app.app_context():
-        user, _ = users.create_user("ursula", unix_user="nobody", password=PASSWORD)
-        project = Project(account="tproj", name="Test Project")
-        db.session.add(project)
-        db.session.commit()
-        db.session.add(Membership(user_id=user.id, project_id=project.id,
-                                  role=ProjectRole.MEMBER))
+        user = make_member("ursula", "tproj")
+        project = ensure_project("tproj")
         now = db.utcnow()
         order = Order(
             created_at=now, kind="job", ref_id=999, user_id=user.id, project_id=project.id,
@@ -52,14 +48,6 @@ def held_order(app):
         return order.id
 
 
-def _login(page, live_server):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "ursula")
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
-
-
 def _no_raw_pairs(text: str) -> None:
     for raw in ("gpu_model=", "gpu_count=", "slurm_job_id=", "approval=", "unit_price=",
                 "time_limit_min", "mem_gb", "pending"):
@@ -67,7 +55,7 @@ def _no_raw_pairs(text: str) -> None:
 
 
 def test_order_page_reads_as_fields_in_both_languages(held_order, live_server, page):
-    _login(page, live_server)
+    login(page, live_server, "ursula")
     page.goto(f"{live_server}/orders/{held_order}")
     spec = page.inner_text("[data-testid=spec]")
     assert "2 × a100" in spec and "64 GB" in spec and "1 h 30 min (1:30:00)" in spec

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from portal.services import projects
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 from tests.unit.projects.fake_accounts import FakeAccounts
 
 pytestmark = pytest.mark.browser
@@ -21,17 +21,9 @@ def fake(app):
     return accounts
 
 
-def _login(page, live_server, name):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
-
-
 def test_admin_manages_qos(make_user, live_server, page, fake, tmp_path):
     make_user("ada", admin=True)
-    _login(page, live_server, "ada")
+    login(page, live_server, "ada")
     page.goto(f"{live_server}/projects/")
     page.click("text=QOS")
     page.fill("#name", "gpu-long")
@@ -68,7 +60,7 @@ def test_manager_edits_the_project(app, make_user, live_server, page, fake, tmp_
         pid = projects.create_project(admin, account="tbrowse", name="Browser Project",
                                       settings={"gpu_limit": 4}, managers=["mia"],
                                       members=["max"]).id
-    _login(page, live_server, "mia")
+    login(page, live_server, "mia")
     page.click("a[data-menu=projects]")
     page.wait_for_selector("[data-project=tbrowse]")
     assert "0 / 4" in " ".join(page.inner_text("[data-project=tbrowse] .quota").split())

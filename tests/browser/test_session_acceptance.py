@@ -11,7 +11,7 @@ from portal.models import CustomImage, ProjectRole
 from portal.services import image_store, sessionbatch, users
 from portal.services import jobs as jobsvc
 from portal.services import sessions as svc
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 from tests.support.members import ensure_project
 from tests.unit.sessions.sessionfakes import (
     FakeFiles,
@@ -52,17 +52,9 @@ def asked(app, monkeypatch, tmp_path):
     return fake, ids
 
 
-def _login(page, live_server, name):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
-
-
 def test_member_declines_one_and_accepts_the_other(page, live_server, asked):
     fake, (first, second) = asked
-    _login(page, live_server, "ursula")
+    login(page, live_server, "ursula")
     page.goto(f"{live_server}/sessions/")
     cards = page.locator("[data-testid=acceptance]")
     assert cards.count() == 2
@@ -86,7 +78,7 @@ def test_member_declines_one_and_accepts_the_other(page, live_server, asked):
 
 def test_the_manager_sees_it_waiting(page, live_server, asked):
     _fake, (first, _second) = asked
-    _login(page, live_server, "mona")
+    login(page, live_server, "mona")
     page.goto(f"{live_server}/sessions/{first}")
     text = page.inner_text("[data-testid=acceptance-text]")
     assert "Waiting for ursula to accept" in text

@@ -5,46 +5,32 @@ zh-TW in the dark theme."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 
 from portal import db
 from portal.models import Session, User
-from portal.services import cluster, public_images, sessions, users
-from tests.conftest import PASSWORD
+from portal.services import public_images, sessions, users
+from tests.browser.steps import login, wait_for_cluster_view
 from tests.integration.sessions.sessionhelpers import JUPYTER_IMAGE, remove_session_dirs
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-
-def _wait(predicate, what: str, timeout: float = 60.0, step: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
-    return value
 
 
 def test_the_session_page_shows_its_stages_as_they_happen(app, running_worker, alice,
                                                           live_server, page):
     with app.test_request_context():
         public_images.register_image("jupyter", JUPYTER_IMAGE, framework="Python 3 / Jupyter")
-        _wait(lambda: (db.session.rollback(), cluster.cached_view()["available"])[1],
-              "the worker's first look at the cluster")
+        wait_for_cluster_view()
         created = sessions.create_session(users.get_user("alice"), {
             "name": "stg" + uuid.uuid4().hex[:6], "image": "jupyter", "end": "hours",
             "hours": 1, "cpus": 1, "mem_gb": 1, "ssh_auth": "none", "allow_all": True})
         session_id = created.id
         db.session.remove()
     try:
-        page.goto(f"{live_server}/login")
-        page.fill("#username", "alice")
-        page.fill("#password", PASSWORD)
-        page.click("[data-testid=login-submit]")
-        page.wait_for_selector("[data-testid=current-user]")
+        login(page, live_server, "alice")
         page.goto(f"{live_server}/sessions/{session_id}")
         card = page.locator("[data-testid=ready-stages]")
         assert card.is_visible()
@@ -82,5 +68,5 @@ def test_the_session_page_shows_its_stages_as_they_happen(app, running_worker, a
                 db.session.remove()
                 return state in ("ended", "failed")
 
-        _wait(ended, "the session to end", timeout=120)
+        wait_for(ended, what="the session to end", timeout=120)
         remove_session_dirs(app)

@@ -16,11 +16,11 @@ from adapters.runner import CommandRunner
 from adapters.sshd import ssh_probe
 from portal import db, worker
 from portal.gateway.server import Background, gateway_for
-from portal.models import Membership, Project, ProjectRole
-from portal.services import keys, public_images, users
+from portal.services import keys, public_images
 from portal.slurm import make_scheduler
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 from tests.integration.sessions.sessionhelpers import JUPYTER_IMAGE, remove_session_dirs
+from tests.support.members import add_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -51,13 +51,7 @@ KERNEL_JS = """async (base) => {
 
 def _setup(app, tmp_path):
     with app.app_context():
-        alice, _ = users.create_user("alice", password=PASSWORD)
-        project = Project(account="proja", name="Project A")
-        db.session.add(project)
-        db.session.commit()
-        db.session.add(Membership(user_id=alice.id, project_id=project.id,
-                                  role=ProjectRole.MEMBER))
-        db.session.commit()
+        alice = add_member("alice", "proja")
         public_images.register_image("jupyter", JUPYTER_IMAGE, framework="Python 3 / Jupyter")
         _, private = keys.create_key(alice, "laptop")
         db.session.remove()
@@ -100,11 +94,7 @@ def name(app):
 def test_create_run_jupyter_terminal_ssh_delete(app, front, page, tmp_path, name):
     live_server = front  # every page, /s/<id>/ and the terminal through the gateway
     key_path = _setup(app, tmp_path)
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+    login(page, live_server, "alice")
 
     page.click("nav.sidemenu >> text=Create container")
     page.fill("[data-testid=name]", name)

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal import db
-from portal.models import Membership, Project, ProjectRole
-from portal.services import users
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
+from tests.support.members import add_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -17,18 +15,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 def test_run_job_form_shows_free_gpus_and_the_expected_start(app, running_worker,  # noqa: F811
                                                              live_server, page):
     with app.app_context():
-        alice, _ = users.create_user("alice", password=PASSWORD)
-        project = Project(account="proja", name="Project A")
-        db.session.add(project)
-        db.session.commit()
-        db.session.add(Membership(user_id=alice.id, project_id=project.id,
-                                  role=ProjectRole.MEMBER))
-        db.session.commit()
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+        add_member("alice", "proja")
+    login(page, live_server, "alice")
     for _ in range(60):  # the worker's first cluster refresh fills the cache
         page.goto(f"{live_server}/jobs/new")
         if "Free GPUs now" in page.inner_text("[data-testid=availability]"):

@@ -11,19 +11,11 @@ from portal import db
 from portal.models import WalletTransaction
 from portal.services import projects
 from portal.services import wallet as svc
-from tests.conftest import PASSWORD
+from tests.browser.steps import login
 from tests.unit.projects.fake_accounts import FakeAccounts
 from tests.unit.wallet.conftest import record
 
 pytestmark = pytest.mark.browser
-
-
-def _login(page, live_server, name):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
 
 
 def _rows(page) -> list[str]:
@@ -48,7 +40,7 @@ def test_wallet_top_up_and_filters(app, make_user, live_server, page, tmp_path):
         db.session.commit()
         project_id = project.id
 
-    _login(page, live_server, "ada")
+    login(page, live_server, "ada")
     page.click("nav >> text=Wallet")
     page.click("tr[data-project=tproj] >> text=Test Project")
     page.fill("#amount", "ten")
