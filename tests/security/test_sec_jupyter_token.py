@@ -22,7 +22,6 @@ import json
 import re
 import socket
 import time
-import uuid
 
 import pytest
 
@@ -32,7 +31,13 @@ from portal.models import Session, Whitelist
 from portal.services import sessionconn, sessions, tokens
 from portal.services import users as usersvc
 from tests.integration.sessions import conftest as sessions_conftest
-from tests.integration.sessions.sessionhelpers import USER_AGENT, Browser, wait_for, ws_connect
+from tests.integration.sessions.sessionhelpers import (
+    USER_AGENT,
+    Browser,
+    kernel_execute,
+    wait_for,
+    ws_connect,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sec-jupyter-token")]
 # The F3 integration portal (own database, live server, alice and bob in proja, a
@@ -159,28 +164,8 @@ def _ws(site, browser: Browser, path: str):
         "User-Agent": USER_AGENT})
 
 
-def _execute(ws, code: str, seen: Seen, timeout: float = 60) -> str:
-    msg_id = uuid.uuid4().hex
-    ws.send(json.dumps({
-        "header": {"msg_id": msg_id, "username": "t", "session": uuid.uuid4().hex,
-                   "msg_type": "execute_request", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        raw = ws.receive(timeout=max(0.1, deadline - time.monotonic()))
-        if raw is None:
-            break
-        seen.add("kernel websocket", raw)
-        msg = json.loads(raw)
-        if msg.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "execute_result":
-            return msg["content"]["data"]["text/plain"]
-        if msg["msg_type"] == "error":
-            raise AssertionError(f"kernel error: {msg['content']}")
-    raise AssertionError("no execute_result from the kernel")
+def _execute(ws, code: str, seen: Seen) -> str:
+    return kernel_execute(ws, code, on_receive=lambda raw: seen.add("kernel websocket", raw))
 
 
 def _terminal_output(ws, command: str, marker: str, seen: Seen, timeout: float = 60) -> str:

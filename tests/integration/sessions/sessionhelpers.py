@@ -145,8 +145,9 @@ def remove_session_dirs(app) -> None:
         db.session.remove()
 
 
-def kernel_execute(ws, code: str, timeout: float = 60) -> str:
-    """Run `code` in a Jupyter kernel over its websocket; its result as text."""
+def kernel_execute(ws, code: str, timeout: float = 60, on_receive=None) -> str:
+    """Run `code` in a Jupyter kernel over its websocket; its result as text.
+    `on_receive(raw)`, if given, sees every frame that arrives meanwhile."""
     msg_id = uuid.uuid4().hex
     ws.send(json.dumps({
         "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
@@ -160,6 +161,8 @@ def kernel_execute(ws, code: str, timeout: float = 60) -> str:
         raw = ws.receive(timeout=max(0.1, deadline - time.monotonic()))
         if raw is None:
             break
+        if on_receive is not None:
+            on_receive(raw)
         msg = json.loads(raw)
         if msg.get("parent_header", {}).get("msg_id") != msg_id:
             continue
