@@ -27,7 +27,7 @@ GPU_USAGE_SCHEMAS: dict = {
             "days": {"type": "integer"},
             "timezone": {"type": "string", "description": "IANA name the hours are in"},
             "scope": {"type": "string", "enum": ["projects", "cluster"]},
-            "accounts": {"type": "array", "items": {"type": "string"}, "nullable": True},
+            "accounts": {"type": ["array", "null"], "items": {"type": "string"}},
             "models": {"type": "array", "items": {"type": "string"}},
             "peak_hours": {"type": "object", "properties": {
                 "weekdays": {"type": "array", "items": {"type": "integer"},
@@ -43,7 +43,7 @@ GPU_USAGE_SCHEMAS: dict = {
                 "peak_days": {"type": "integer"}, "days": {"type": "integer"}}}},
             "summary": {"type": "object", "properties": {
                 "gpu_hours": NUM, "peak_average": NUM, "off_peak_average": NUM,
-                "busiest_hour": {"type": "string", "nullable": True}, "busiest_gpus": NUM}},
+                "busiest_hour": {"type": ["string", "null"]}, "busiest_gpus": NUM}},
         },
     }
 }

@@ -45,3 +45,14 @@ def test_the_check_names_a_field_the_document_does_not_have(app):
         assert "GET /jobs/{job_id} -> 200: (body): 'owner' is a required property" in check(
             200, job)
         assert check(404, {"error": {"code": "not_found", "message": "No such job."}}) == []
+
+
+def test_every_schema_is_json_schema_2020_12(client):
+    """OpenAPI 3.1 schemas are JSON Schema 2020-12: 3.0's `nullable` would be ignored, so a
+    null the route sends would not be allowed by the document."""
+    from jsonschema import Draft202012Validator
+
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert '"nullable"' not in client.get("/api/v1/openapi.json").get_data(as_text=True)
+    for schema in doc["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
