@@ -11,6 +11,7 @@ from flask import g, jsonify, request
 from portal.api.auth import token_required
 from portal.api.blueprint import bp
 from portal.api.gpu_usage_openapi import register
+from portal.api.schemas.gpu_usage import GpuUsage
 from portal.services import gpu_usage as svc
 
 register()
@@ -22,4 +23,4 @@ def gpu_usage():
     days = svc.parse_days(request.args.get("days"))
     data = svc.overview(g.api_user, days)
     data["by_hour_of_day"] = svc.by_hour_of_day(data["hours"])
-    return jsonify(data)
+    return jsonify(GpuUsage.dump(data))
