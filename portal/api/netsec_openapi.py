@@ -126,8 +126,9 @@ WHITELIST = {
 NETSEC_SCHEMAS: dict = {
     "Key": KEY,
     "NewKey": {"allOf": [KEY, {"type": "object", "properties": {
-        "private_key": {"type": "string", "description": "OpenSSH format; generated keys only, "
-                        "in the create response only"}}}]},
+        "private_key": {"type": ["string", "null"], "description": "OpenSSH format; generated "
+                        "keys only, in the create response only (null for an uploaded key and "
+                        "in an answer replayed for an Idempotency-Key: never stored)"}}}]},
     "KeyInput": {
         "type": "object",
         "required": ["name"],
