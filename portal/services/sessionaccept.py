@@ -23,15 +23,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from portal import db
 from portal.models import CustomImage, Membership, Session
 from portal.services import NotFound, ServiceError, audit
 from portal.services.core.states import AWAITING, DECLINED, WITHDRAWN  # noqa: F401
 from portal.services.images import PUBLIC
+from portal.services.sessionwithdraw import (
+    claim_awaiting,
+    withdraw,  # noqa: F401 - sessionaccept.withdraw
+)
 from portal.services.sessionwithdraw import close as _close
-from portal.services.sessionwithdraw import withdraw  # noqa: F401 - sessionaccept.withdraw
 
 
 def needs_acceptance(owner, created_by, image_type: str) -> bool:
@@ -116,16 +119,8 @@ def accept(user, session_id: int, backend=None) -> Session:
     session = _own_awaiting(user, session_id)
     _check_still_valid(session)
     details = describe(session)
-    # One answer only: a second click (or a decline racing it) finds the state changed.
-    claimed = db.session.execute(
-        update(Session).where(Session.id == session.id, Session.state == AWAITING)
-        .values(state="submitting", created_at=db.utcnow())
-    ).rowcount
-    db.session.commit()
-    if not claimed:
-        raise ServiceError(_l("This session is not waiting for your answer."),
-                           "not_awaiting", 409)
-    db.session.refresh(session)
+    claim_awaiting(session, _l("This session is not waiting for your answer."),
+                   state="submitting", created_at=db.utcnow())
     audit.record("session.accept", f"session:{session.id}", actor=user, name=session.name,
                  image=session.image, requested_by=details["requested_by"],
                  built_by=details["built_by"], from_session=details["from_session"])

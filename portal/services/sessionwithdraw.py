@@ -25,16 +25,23 @@ def withdraw(user, session: Session) -> Session:
     return close(session, user, WITHDRAWN, "session.withdraw")
 
 
-def close(session: Session, user, state: str, action: str) -> Session:
+def claim_awaiting(session: Session, refusal, **values) -> None:
+    """Move an awaiting session on in one conditional UPDATE (committed), so that one answer
+    only wins: a second click, or a decline racing an accept, finds the state changed and
+    gets `refusal` (409 not_awaiting)."""
     claimed = db.session.execute(
         update(Session).where(Session.id == session.id, Session.state == AWAITING)
-        .values(state=state, hidden=True, ended_at=db.utcnow())
+        .values(**values)
     ).rowcount
     db.session.commit()
     if not claimed:
-        raise ServiceError(_l("This session is not waiting for an answer any more."),
-                           "not_awaiting", 409)
+        raise ServiceError(refusal, "not_awaiting", 409)
     db.session.refresh(session)
+
+
+def close(session: Session, user, state: str, action: str) -> Session:
+    claim_awaiting(session, _l("This session is not waiting for an answer any more."),
+                   state=state, hidden=True, ended_at=db.utcnow())
     audit.record(action, f"session:{session.id}", actor=user, name=session.name,
                  image=session.image, owner=session.user.username,
                  requested_by=session.created_by.username if session.created_by else None)
