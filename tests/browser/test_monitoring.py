@@ -55,7 +55,9 @@ def _session_with_samples(app) -> int:
                           name="charts", account="proja", image="jupyter", cpus=2, mem_gb=1,
                           gpu_model="a100", gpu_count=1, services=["jupyter"],
                           directory="/home/alice/portal-sessions/1-x", slurm_job_id="4242",
-                          state="running", nodes="vm", started_at=now, ready_at=now)
+                          state="running", nodes="vm", started_at=now, ready_at=now,
+                          # its app answers: the page does not reload itself under the charts
+                          container_up_at=now, app_ready_at=now)
         db.session.add(session)
         db.session.commit()
         files, t0 = FakeFiles(), time.time() - 600
