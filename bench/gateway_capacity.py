@@ -223,14 +223,19 @@ def main() -> None:
                 sessions.delete_session(users.get_user("alice"), session_id)
                 db.session.remove()
         subprocess.run(["runuser", "-u", "alice", "--", "rm", "-f", big], check=False)
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stop_all(procs) -> None:
+    """SIGTERM each process still running, SIGKILL what has not ended 20 s later."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def capacity(args, port: int, cookie: str, base: str, session_id: int, gateway_pid: int):

@@ -35,7 +35,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -53,7 +52,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gateway_capacity import env, pct, raise_open_files, step, wait_up  # noqa: E402
+from gateway_capacity import (  # noqa: E402
+    env,
+    pct,
+    raise_open_files,
+    step,
+    stop_all,
+    wait_up,
+)
 from sessions_proxy import AGENT, PASSWORD, free_port, setup  # noqa: E402
 
 from adapters.runner import CommandRunner  # noqa: E402
@@ -295,13 +301,7 @@ def main() -> None:
         calls = Path(call_log).read_text().splitlines()[calls_before:]
         report(args, results, elapsed, rpcs, background, spent, calls)
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(os.path.dirname(bin_dir), ignore_errors=True)
 
