@@ -15,7 +15,9 @@ def login(page, live_server: str, username: str = "alice", password: str = PASSW
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+    # Argon2 verification on a busy 2-core machine can take several seconds: the login
+    # is given longer than the pages' default wait.
+    page.wait_for_selector("[data-testid=current-user]", timeout=30_000)
 
 
 def wait_for_cluster_view(timeout: float = 60.0):

@@ -32,9 +32,9 @@ def test_the_session_page_shows_its_stages_as_they_happen(app, running_worker, a
     try:
         login(page, live_server, "alice")
         page.goto(f"{live_server}/sessions/{session_id}")
-        card = page.locator("[data-testid=ready-stages]")
-        assert card.is_visible()
-        # The page reloads itself each second while the session comes up.
+        # The page reloads itself each second while the session comes up, so the card is
+        # waited for, not looked at once (a look between two loads saw no card).
+        page.wait_for_selector("[data-testid=ready-stages]")
         page.wait_for_selector("[data-testid=stage-app][data-reached=true]", timeout=120_000)
         labels = [page.inner_text(f"[data-testid=stage-{s}] strong")
                   for s in ("queued", "started", "container", "app")]
