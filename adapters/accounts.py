@@ -17,8 +17,6 @@ and reads "a,b" as two accounts, so anything but a plain lower-case name is refu
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from collections.abc import Iterable, Mapping
 
 from adapters.accounts_values import (
@@ -43,7 +41,7 @@ from adapters.accounts_values import (
 )
 from adapters.dbdlock import one_change_at_a_time
 from adapters.errors import AdapterError, SlurmRejected, SlurmUnreachable, classify_failure
-from adapters.runner import CommandResult, CommandRunner, command_path, validate_user
+from adapters.runner import CommandResult, CommandRunner, find_command, validate_user
 
 log = logging.getLogger(__name__)
 
@@ -184,12 +182,7 @@ class SlurmAccounts:
         return ["where", *parts] if parts else []
 
     def _argv(self, args: list[str]) -> list[str]:
-        return [self._bin(), *BASE_FLAGS, *args]
-
-    def _bin(self) -> str:
-        if self.bin_dir:
-            return os.path.join(self.bin_dir, "sacctmgr")
-        return shutil.which("sacctmgr", path=command_path()) or "sacctmgr"
+        return [find_command("sacctmgr", self.bin_dir), *BASE_FLAGS, *args]
 
     def _read(self, args: list[str]) -> str:
         result = self.runner.run(self._argv(args), as_user=self.operator, check=False)

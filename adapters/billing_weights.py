@@ -16,10 +16,9 @@ case-insensitively in Slurm, so they do here.
 from __future__ import annotations
 
 import re
-import shutil
 
 from adapters.errors import AdapterError, SlurmRejected, SlurmUnreachable, classify_failure
-from adapters.runner import CommandRunner, command_path, validate_user
+from adapters.runner import CommandRunner, find_command, validate_user
 from adapters.scheduler.values import parse_kv
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_/:.\-]{0,63}$")
@@ -80,7 +79,8 @@ class SlurmBillingWeights:
 
     def read(self) -> dict[str, dict[str, str]]:
         """Partition name → its weights ({} when it has none)."""
-        argv = [self._bin("scontrol"), *self._clusters(), "--oneliner", "show", "partition"]
+        argv = [find_command("scontrol", self.bin_dir), *self._clusters(), "--oneliner",
+                "show", "partition"]
         result = self._run(argv)
         out: dict[str, dict[str, str]] = {}
         for line in result.stdout.splitlines():
@@ -98,7 +98,7 @@ class SlurmBillingWeights:
             raise ValueError(f"invalid partition name: {partition!r}")
         text = format_weights(weights)
         parse_weights(text)  # refuse what Slurm would misread
-        self._run([self._bin("scontrol"), *self._clusters(), "update",
+        self._run([find_command("scontrol", self.bin_dir), *self._clusters(), "update",
                    f"PartitionName={partition}", f"TRESBillingWeights={text}"])
 
     def _run(self, argv: list[str]):
@@ -113,11 +113,6 @@ class SlurmBillingWeights:
 
     def _clusters(self) -> list[str]:
         return [f"--clusters={self.cluster}"] if self.cluster else []
-
-    def _bin(self, name: str) -> str:
-        if self.bin_dir:
-            return f"{self.bin_dir.rstrip('/')}/{name}"
-        return shutil.which(name, path=command_path()) or name
 
 
 __all__ = ["AdapterError", "SlurmBillingWeights", "format_weights", "parse_weights",

@@ -21,13 +21,12 @@ touched: other QOS settings (GrpTRES, MaxTRESPerJob set by approvals, other flag
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 
 from adapters.accounts_values import BASE_FLAGS, NOTHING, check_name
 from adapters.dbdlock import one_change_at_a_time
 from adapters.errors import AdapterError, SlurmRejected, SlurmUnreachable, classify_failure
-from adapters.runner import CommandRunner, command_path, validate_user
+from adapters.runner import CommandRunner, find_command, validate_user
 
 _QOS_HEAD = re.compile(r"^QOS=(?P<name>[^()\s]+)\((?P<id>\d+)\)\s*$")
 _BILLING = re.compile(r"(?:^|,)billing=(?P<limit>N|\d+)\((?P<used>\d+)\)(?:,|$)")
@@ -96,7 +95,7 @@ class SlurmBudget:
         return self._show([])
 
     def _show(self, where: list[str]) -> dict[str, BillingBudget]:
-        argv = [self._bin("scontrol"), "show", "assoc_mgr", "flags=qos", *where]
+        argv = [find_command("scontrol", self.bin_dir), "show", "assoc_mgr", "flags=qos", *where]
         result = self.runner.run(argv, as_user=self.operator, check=False)
         if result.returncode != 0:
             raise _failure(result)
@@ -112,7 +111,7 @@ class SlurmBudget:
                                     or minutes < 0):
             raise ValueError(f"a billing-minutes limit is a whole number ≥ 0: {minutes!r}")
         value = -1 if minutes is None else minutes
-        argv = [self._bin("sacctmgr"), *BASE_FLAGS, "modify", "qos", "where",
+        argv = [find_command("sacctmgr", self.bin_dir), *BASE_FLAGS, "modify", "qos", "where",
                 f"Name={check_name(qos, 'QOS')}", "set", f"GrpTRESMins=billing={value}",
                 "Flags+=NoDecay"]
         with one_change_at_a_time(argv):
@@ -122,11 +121,6 @@ class SlurmBudget:
         if not result.stderr.strip() and any(n in result.stdout.lower() for n in NOTHING):
             return False
         raise _failure(result)
-
-    def _bin(self, name: str) -> str:
-        if self.bin_dir:
-            return f"{self.bin_dir.rstrip('/')}/{name}"
-        return shutil.which(name, path=command_path()) or name
 
 
 def _failure(result) -> AdapterError:

@@ -10,14 +10,12 @@ tests connect to. Looked up with `scontrol show node`, cached per process for a 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 import time
 
 from adapters.errors import AdapterError
-from adapters.runner import CommandRunner, command_path
+from adapters.runner import CommandRunner, find_command
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,252}$")
 _ADDR = re.compile(r"(?:^|\s)NodeAddr=(\S+)")
@@ -38,8 +36,7 @@ def node_address(runner: CommandRunner, node: str, *, bin_dir: str | None = None
         hit = _cache.get(key)
     if hit is not None and now - hit[0] < TTL_SECONDS:
         return hit[1]
-    scontrol = (os.path.join(bin_dir, "scontrol") if bin_dir
-                else shutil.which("scontrol", path=command_path()) or "scontrol")
+    scontrol = find_command("scontrol", bin_dir)
     try:
         out = runner.run([scontrol, "--oneliner", "show", "node", node], timeout=10).stdout
     except AdapterError:

@@ -15,7 +15,6 @@ import os
 import pty
 import re
 import select
-import shutil
 import signal
 import struct
 import subprocess
@@ -24,17 +23,11 @@ import time
 from collections.abc import Sequence
 
 from adapters.errors import CommandNotFound
-from adapters.runner import CommandRunner, command_path, validate_user
+from adapters.runner import CommandRunner, find_command, validate_user
 
 _JOB_ID = re.compile(r"^[0-9]+$")
 READ_CHUNK = 64 * 1024
 STOP_GRACE = 3.0
-
-
-def _bin(name: str, bin_dir: str | None = None) -> str:
-    if bin_dir:
-        return os.path.join(bin_dir, name)
-    return shutil.which(name, path=command_path()) or name
 
 
 def srun_attach_argv(job_id: str, inner: Sequence[str], *, bin_dir: str | None = None) -> list[str]:
@@ -46,7 +39,7 @@ def srun_attach_argv(job_id: str, inner: Sequence[str], *, bin_dir: str | None =
         raise ValueError(f"invalid job id: {job_id!r}")
     if isinstance(inner, str | bytes) or not inner:
         raise ValueError("the command inside the step must be a non-empty argv list")
-    return [_bin("srun", bin_dir), f"--jobid={job_id}", "--overlap", "--pty", "--quiet",
+    return [find_command("srun", bin_dir), f"--jobid={job_id}", "--overlap", "--pty", "--quiet",
             *inner]
 
 
@@ -62,7 +55,7 @@ class TerminalProcess:
     def __init__(self, runner: CommandRunner, argv: Sequence[str], *, user: str,
                  rows: int = 24, cols: int = 80, term: str = "xterm-256color"):
         prefix = [p.replace("{user}", validate_user(user)) for p in runner.run_as_prefix]
-        full = [_bin("setsid"), "-c", *prefix, *argv]
+        full = [find_command("setsid"), "-c", *prefix, *argv]
         master, slave = pty.openpty()
         _winsize(slave, rows, cols)
         env = {**runner.env, "TERM": term}
@@ -138,6 +131,6 @@ def exec_attach(runner: CommandRunner, argv: Sequence[str], user: str | None) ->
         full = [p.replace("{user}", validate_user(user)) for p in runner.run_as_prefix] + full
     env = {**runner.env, "TERM": os.environ.get("TERM", "xterm-256color")}
     try:
-        os.execve(full[0] if os.path.isabs(full[0]) else _bin(full[0]), full, env)
+        os.execve(full[0] if os.path.isabs(full[0]) else find_command(full[0]), full, env)
     except OSError as exc:
         raise CommandNotFound(f"cannot start {full[0]}: {exc.strerror}", full) from None

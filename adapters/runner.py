@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -100,6 +101,24 @@ def use_slurm_bin_dir(path: str | os.PathLike | None) -> None:
 def command_path() -> str:
     """The PATH in which adapters look up a command named without a directory."""
     return _process_env.get("PATH", MINIMAL_PATH)
+
+
+def find_command(name: str, bin_dir: str | os.PathLike | None = None) -> str:
+    """The path a Slurm client (or other program) is run from: `bin_dir`/`name` when a
+    directory is configured (SLURM_BIN_DIR, e.g. Slurm 24.11's wrappers), else the first
+    `name` on command_path(), else the bare name (the runner then raises CommandNotFound).
+
+    The one lookup every adapter uses, so a configured directory means the same thing to
+    sbatch, sacct, sacctmgr, scontrol and srun alike."""
+    if bin_dir:
+        return os.path.join(bin_dir, name)
+    return shutil.which(name, path=command_path()) or name
+
+
+def system_command(name: str) -> str:
+    """Absolute path of a system program (coreutils, setsid) on the minimal PATH only, never
+    in SLURM_BIN_DIR, so a sudoers rule can name it exactly."""
+    return shutil.which(name, path=MINIMAL_PATH) or name
 
 
 def validate_user(user: str) -> str:

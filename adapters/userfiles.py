@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -23,18 +22,13 @@ import time
 from collections.abc import Iterator
 
 from adapters.errors import AdapterError, CommandFailed, CommandNotFound, CommandTimeout
-from adapters.runner import MINIMAL_PATH, CommandRunner, validate_user
+from adapters.runner import CommandRunner, system_command, validate_user
 
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 MAX_READ = 4 * 1024 * 1024  # read_range is for small pieces; downloads use stream_range
 STREAM_TIMEOUT = 3600.0
-
-
-def _bin(name: str) -> str:
-    """Absolute path of a coreutils program, so a sudoers rule can name it exactly."""
-    return shutil.which(name, path=MINIMAL_PATH) or name
 
 
 def check_path(path: str) -> str:
@@ -61,7 +55,8 @@ class UserFiles:
         Raises CommandFailed (e.g. permission denied) or CommandTimeout.
         """
         checked = [check_path(p) for p in paths]
-        self.runner.run([_bin("mkdir"), "-p", "-m", f"{mode:o}", "--", *checked], as_user=user)
+        self.runner.run([system_command("mkdir"), "-p", "-m", f"{mode:o}", "--", *checked],
+                        as_user=user)
 
     def write(self, user: str, path: str, data: bytes | str) -> None:
         """Create or replace `path` with `data`, as `user` (the file gets the user's umask).
@@ -69,7 +64,7 @@ class UserFiles:
         Raises CommandFailed or CommandTimeout.
         """
         payload = data.encode() if isinstance(data, str) else data
-        argv = [_bin("dd"), f"of={check_path(path)}", "status=none"]
+        argv = [system_command("dd"), f"of={check_path(path)}", "status=none"]
         self.runner.run(argv, as_user=user, input=payload)
 
     def size(self, user: str, path: str) -> int | None:
@@ -77,7 +72,7 @@ class UserFiles:
 
         Raises CommandFailed for other failures (e.g. permission denied).
         """
-        argv = [_bin("stat"), "--format=%s", "--", check_path(path)]
+        argv = [system_command("stat"), "--format=%s", "--", check_path(path)]
         try:
             result = self.runner.run(argv, as_user=user)
         except CommandFailed as exc:
@@ -97,7 +92,7 @@ class UserFiles:
         Raises CommandFailed for other failures (e.g. permission denied).
         """
         checked = [check_path(p) for p in paths]
-        argv = [_bin("stat"), "--format=%F|%s|%n", "--", *checked]
+        argv = [system_command("stat"), "--format=%F|%s|%n", "--", *checked]
         result = self.runner.run(argv, as_user=user, check=False)
         found = {}
         for line in result.stdout.splitlines():
@@ -131,7 +126,7 @@ class UserFiles:
         path = check_path(path)
         if path.count("/") < 3:
             raise ValueError(f"refusing to remove a shallow path: {path!r}")
-        self.runner.run([_bin("rm"), "-rf", "--", path], as_user=user)
+        self.runner.run([system_command("rm"), "-rf", "--", path], as_user=user)
 
     def copy_out(self, user: str, path: str, sink, *, timeout: float = STREAM_TIMEOUT) -> int:
         """Read all of `path` AS `user` and hand each chunk to `sink(chunk)`; return the byte
@@ -203,7 +198,7 @@ class UserFiles:
 
 def _dd_read(path: str, offset: int, length: int | None, *, nofollow: bool = False
              ) -> list[str]:
-    argv = [_bin("dd"), f"if={path}", f"bs={CHUNK}", "status=none"]
+    argv = [system_command("dd"), f"if={path}", f"bs={CHUNK}", "status=none"]
     flags = ["nofollow"] if nofollow else []
     if offset:
         argv.append(f"skip={offset}")

@@ -30,11 +30,10 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from adapters.runner import CommandRunner, command_path, validate_user
+from adapters.runner import CommandRunner, find_command, validate_user
 from adapters.scheduler.parsers import job_id
 from adapters.scheduler.values import opt, parse_datetime, parse_tres
 
@@ -356,7 +355,7 @@ class SlurmAccounting:
     def finished(self, since: datetime, until: datetime | None = None
                  ) -> tuple[list[AccountingRow], list[str]]:
         clusters = [f"--clusters={self.cluster}"] if self.cluster else []
-        argv = accounting_argv(self._bin("sacct"), since, until, clusters)
+        argv = accounting_argv(find_command("sacct", self.bin_dir), since, until, clusters)
         return parse_accounting(self.runner.run(argv, as_user=self.operator).stdout)
 
     def usage(self, job_ids: list[str]) -> tuple[dict[str, JobUsage], list[str]]:
@@ -364,10 +363,5 @@ class SlurmAccounting:
         if not job_ids:
             return {}, []
         clusters = [f"--clusters={self.cluster}"] if self.cluster else []
-        argv = usage_argv(self._bin("sacct"), job_ids, clusters)
+        argv = usage_argv(find_command("sacct", self.bin_dir), job_ids, clusters)
         return parse_usage(self.runner.run(argv, as_user=self.operator).stdout)
-
-    def _bin(self, name: str) -> str:
-        if self.bin_dir:
-            return f"{self.bin_dir.rstrip('/')}/{name}"
-        return shutil.which(name, path=command_path()) or name

@@ -10,10 +10,8 @@ so a production sudoers rule can name them exactly.
 from __future__ import annotations
 
 import logging
-import os
 import pwd
 import re
-import shutil
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -26,7 +24,7 @@ from adapters.errors import (
     SlurmRejected,
     SlurmUnreachable,
 )
-from adapters.runner import CommandResult, CommandRunner, command_path, validate_user
+from adapters.runner import CommandResult, CommandRunner, find_command, validate_user
 from adapters.scheduler.base import ClusterInfo, JobInfo, JobSpec, JobState, Scheduler
 from adapters.scheduler.parsers import (
     FS,
@@ -406,11 +404,7 @@ class SlurmScheduler(Scheduler):
     def _bin(self, name: str) -> str:
         path = self._paths.get(name)
         if path is None:
-            if self.bin_dir:
-                path = os.path.join(self.bin_dir, name)
-            else:  # not found: keep the bare name and let the runner say CommandNotFound
-                path = shutil.which(name, path=command_path()) or name
-            self._paths[name] = path
+            path = self._paths[name] = find_command(name, self.bin_dir)
         return path
 
     def _clusters(self) -> list[str]:
