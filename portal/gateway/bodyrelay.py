@@ -4,12 +4,16 @@ Relayed through aiohttp, every received piece of a body is copied three or four 
 Python (recv's new bytes, the HTTP parser's slice, the reader's join) before it is sent,
 and each piece costs a round of the event loop; on the 2-core dev cluster that made the
 gateway the most expensive process of a download. Once aiohttp has parsed the response's
-head, a body of known length (Content-Length, no transfer coding) needs no parsing: this
-takes over the session connection's transport with a BufferedProtocol that receives into
-one reused buffer and hands each piece straight to the client's transport (one copy in,
-one out, as a C relay does). It never reads past the body's length, pauses Jupyter's
-socket while the client's buffer is over the limit, and ends with the body, an error, or
-the connection being closed under it (a revoked session: _Stream.close).
+head, a body of known length (Content-Length, no transfer coding) needs no parsing, so
+this takes the rest of it out of aiohttp's hands:
+- on Linux the kernel moves it, socket to pipe to socket (portal/gateway/splice.py): the
+  bytes never enter this process;
+- where splice is not there or a socket refuses it (EINVAL), a BufferedProtocol on the
+  session connection's transport receives into one reused buffer and hands each piece
+  straight to the client's transport (one copy in, one out, as a C relay does).
+Either way it never reads past the body's length, stops reading Jupyter while the client
+is not taking more (the pipe or the client's buffer is full), and ends with the body, an
+error, or the connection being closed under it (a revoked session: _Stream.close).
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import asyncio
 
 from aiohttp import web
 
+from portal.gateway import splice
+
 
 class _Body(asyncio.BufferedProtocol):
     def __init__(self, source: asyncio.Transport, sink: asyncio.Transport, remaining: int,
-                 limit: int):
+                 limit: int, original: asyncio.BaseProtocol):
         self.source, self.sink, self.remaining, self.limit = source, sink, remaining, limit
-        self.original = source.get_protocol()  # aiohttp's, told when the connection ends
+        self.original = original  # aiohttp's, told when the connection ends
         self.buffer = memoryview(bytearray(limit))
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
         self.wake: asyncio.Future | None = None  # set when the sink's buffer went over
@@ -76,23 +82,104 @@ def can_take_over(request: web.Request, up, limit: int) -> bool:
             and request.transport.get_extra_info("sslcontext") is None)
 
 
+class _Watch(asyncio.Protocol):
+    """The session connection's protocol while its body is spliced: nothing is read
+    through the transport (reading is paused); it notices the connection being closed
+    (a revoke) and tells aiohttp's protocol, as that would have been told."""
+
+    def __init__(self, original: asyncio.BaseProtocol):
+        self.original = original
+        self.lost: Exception | None = None
+        self.on_lost = None
+
+    def data_received(self, data: bytes) -> None:  # never while paused: refuse, not lose
+        self._lose(ConnectionResetError("the session's body was read past the relay"))
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lose(exc or ConnectionResetError("the session's connection closed"))
+        self.original.connection_lost(exc)
+
+    def _lose(self, exc: Exception) -> None:
+        if self.lost is None:
+            self.lost = exc
+        if self.on_lost is not None:
+            self.on_lost(self.lost)
+
+
 async def relay_body(request: web.Request, resp: web.StreamResponse, up, limit: int) -> None:
     """Send the rest of `up`'s body to the client of `resp` (prepared, headers not yet
     flushed). Raises ConnectionError when either side goes away before the end; the
     session's connection is closed either way (it is no longer aiohttp's to reuse)."""
     first = up.content.read_nowait(-1)  # what aiohttp received along with the head
-    await resp.write(first)  # also flushes the head
     source = up.connection.transport
     remaining = up.content_length - up.content.total_bytes
-    body = None
+    # From here on nothing more goes to aiohttp's parser (synchronously after the read:
+    # no byte is missed, also while the head is written below).
+    source.pause_reading()
+    watch = _Watch(source.get_protocol())
+    source.set_protocol(watch)
     try:
+        await resp.write(first)  # also flushes the head
         if remaining <= 0:
             return
         sink = request.transport
-        if sink is None:
+        if sink is None or sink.is_closing():
             raise ConnectionResetError("the client went away")
-        body = _Body(source, sink, remaining, limit)
-        source.set_protocol(body)  # synchronously after the read: no byte is missed
+        if watch.lost is not None or source.is_closing():
+            raise watch.lost or ConnectionResetError("the session's connection closed")
+        if splice.available():
+            try:
+                await _splice_body(request, sink, source, remaining, limit, watch)
+                return
+            except splice.Unsupported as exc:  # the ordinary way, from where it stopped
+                if exc.pending:
+                    sink.write(exc.pending)
+                remaining = exc.remaining
+                if remaining <= 0:
+                    return
+        await _copy_body(request, sink, source, remaining, limit, watch)
+    finally:
+        up.close()
+        resp.force_close()  # aiohttp's writer did not count these bytes: no reuse
+
+
+async def _splice_body(request, sink, source, remaining: int, limit: int,
+                       watch: _Watch) -> None:
+    """The kernel moves the body (portal/gateway/splice.py), once what aiohttp's writer
+    holds (the head, the first bytes) has gone out: nothing may overtake it."""
+    sink.set_write_buffer_limits(high=0)  # drain() below waits until it is all sent
+    try:
+        while sink.get_write_buffer_size() > 0:
+            if sink.is_closing():
+                raise ConnectionResetError("the client went away")
+            await request.writer.drain()
+            await asyncio.sleep(0)  # never a busy loop, whatever drain() did
+        if watch.lost is not None:
+            raise watch.lost
+        splicer = splice.Splicer(source.get_extra_info("socket").fileno(),
+                                 sink.get_extra_info("socket").fileno(), limit)
+        watch.on_lost = splicer.stop
+        try:
+            await splicer.run(remaining, sink.is_closing)
+        finally:
+            watch.on_lost = None
+            splicer.close()  # its duplicates: closing the transports closes the sockets
+    finally:
+        if not sink.is_closing():
+            sink.set_write_buffer_limits(high=limit)
+
+
+async def _copy_body(request, sink, source, remaining: int, limit: int,
+                     watch: _Watch) -> None:
+    """The body through this process, one reused buffer (_Body)."""
+    body = _Body(source, sink, remaining, limit, watch.original)
+    source.set_protocol(body)
+    if watch.lost is not None:
+        raise watch.lost
+    try:
         source.resume_reading()
         while not body.done.done():
             body.wake = asyncio.get_running_loop().create_future()
@@ -104,11 +191,8 @@ async def relay_body(request: web.Request, resp: web.StreamResponse, up, limit: 
                 break
             source.resume_reading()
         await body.done
-    finally:
-        if body is not None:  # no one waits for its end any more
-            if not body.done.done():
-                body.done.cancel()
-            elif not body.done.cancelled():
-                body.done.exception()
-        up.close()
-        resp.force_close()  # aiohttp's writer did not count these bytes: no reuse
+    finally:  # no one waits for its end any more
+        if not body.done.done():
+            body.done.cancel()
+        elif not body.done.cancelled():
+            body.done.exception()
