@@ -12,11 +12,16 @@ temporary database; starts one JupyterLab session as alice in a real Slurm job a
 - errors: websockets that failed to open or were closed before the end, pages not 200
   (target 0);
 - memory: the gateway process's RSS growth while the N are open, divided by N;
-- throughput: a --size-mb file from the session's Jupyter via the gateway, directly and
-  via the app's own WSGI proxy (gunicorn, for reference) (curl, --repeat rounds, each
-  round one download each way back to back, so both see the same machine load): the
-  median over rounds of direct time / gateway time (target >= 0.9), and best / best.
-  --throughput-only skips the websocket and page phases.
+- throughput: a --size-mb file from the session's Jupyter via the gateway, directly, via
+  the app's own WSGI proxy (gunicorn, for reference) and, where socat is installed, via
+  `socat -b 1M` in the gateway's place (a C relay: the yardstick for what any proxy
+  process costs on this machine) (curl, --repeat rounds, each round one download each
+  way back to back, the order rotated every round, so all see the same machine load):
+  per round direct time / gateway time, its median, min and max over rounds (target
+  median >= 0.9), best / best, the same for socat, the relay process's CPU time per
+  download (less at the mercy of the load than the times are), and the machine's load
+  while it ran (1-minute load average, share of CPU time busy). --throughput-only skips
+  the websocket and page phases.
 Needs root (runuser) and the dev cluster up; cancels its session at the end. A benchmark:
 it prints ratios, it asserts nothing.
 """
@@ -30,6 +35,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -178,6 +184,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="downloads each way")
     parser.add_argument("--throughput-only", action="store_true",
                         help="only the download comparison")
+    parser.add_argument("--no-socat", action="store_true",
+                        help="no socat yardstick in the download comparison")
     args = parser.parse_args()
     raise_open_files(args.n)
     tmp = tempfile.mkdtemp(prefix="portal-gwbench-")
@@ -214,9 +222,21 @@ def main() -> None:
         step("downloads")
         subprocess.run(["runuser", "-u", "alice", "--", "dd", "if=/dev/urandom", f"of={big}",
                         "bs=1M", f"count={args.size_mb}", "status=none"], check=True)
+        direct_h = {"Authorization": f"token {token}"}
+        socat = None
+        if shutil.which("socat") and not args.no_socat:
+            socat_port = free_port()
+            socat_proc = subprocess.Popen(
+                ["socat", "-b", str(1 << 20), f"TCP-LISTEN:{socat_port},bind=127.0.0.1,"
+                 "reuseaddr,fork", f"TCP:{host}:{jport}"], stderr=subprocess.DEVNULL)
+            procs.append(socat_proc)
+            wait_port(socat_port)
+            socat = (f"http://127.0.0.1:{socat_port}", {**direct_h, "Host": f"{host}:{jport}"},
+                     socat_proc.pid)
         throughput(args, f"/s/{session_id}/files/{os.path.basename(big)}",
-                   direct=(f"http://{host}:{jport}", {"Authorization": f"token {token}"}),
-                   gateway=(base, {"Cookie": cookie, "User-Agent": AGENT}), sock=sock)
+                   direct=(f"http://{host}:{jport}", direct_h),
+                   gateway=(base, {"Cookie": cookie, "User-Agent": AGENT}, gateway.pid),
+                   sock=sock, socat=socat)
     finally:
         if session_id is not None:
             with app.test_request_context():
@@ -274,27 +294,83 @@ def capacity(args, port: int, cookie: str, base: str, session_id: int, gateway_p
           "open websocket", flush=True)
 
 
-def throughput(args, path: str, direct: tuple, gateway: tuple, sock: str) -> None:
-    """The same file directly from Jupyter and through the gateway, in rounds."""
+def throughput(args, path: str, direct: tuple, gateway: tuple, sock: str,
+               socat: tuple | None = None) -> None:
+    """The same file directly from Jupyter, through the gateway (and the others), in
+    rounds: each round every way once, the order rotated, so load hits all alike."""
     size, mb = args.size_mb << 20, args.size_mb
     curl_seconds(gateway[0] + path, gateway[1], size)  # warm: the decision, the page cache
     # The app's own WSGI proxy (what served /s/ before the gateway), as the gateway
     # calls it: on its unix socket, with the client's address in X-Forwarded-For.
     wsgi_h = {**gateway[1], "X-Forwarded-For": "127.0.0.1"}
-    times: dict[str, list[float]] = {"direct": [], "gateway": [], "wsgi": []}
-    for _ in range(args.repeat):  # one round: each way back to back, same machine load
-        times["direct"].append(curl_seconds(direct[0] + path, direct[1], size))
-        times["gateway"].append(curl_seconds(gateway[0] + path, gateway[1], size))
-        times["wsgi"].append(curl_seconds(f"http://127.0.0.1{path}", wsgi_h, size, unix=sock))
-    ratios = [d / g for d, g in zip(times["direct"], times["gateway"], strict=True)]
+    ways = {"direct": lambda: curl_seconds(direct[0] + path, direct[1], size),
+            "gateway": lambda: curl_seconds(gateway[0] + path, gateway[1], size),
+            "wsgi": lambda: curl_seconds(f"http://127.0.0.1{path}", wsgi_h, size,
+                                         unix=sock)}
+    if socat is not None:
+        ways["socat"] = lambda: curl_seconds(socat[0] + path, socat[1], size)
+    times: dict[str, list[float]] = {way: [] for way in ways}
+    names = list(ways)
+    relays = {"gateway": gateway[2], **({"socat": socat[2]} if socat else {})}
+    loads, cpu0 = [load_average()], cpu_times()
+    used0 = {way: process_cpu(pid) for way, pid in relays.items()}
+    for i in range(args.repeat):
+        for way in names[i % len(names):] + names[:i % len(names)]:
+            times[way].append(ways[way]())
+        loads.append(load_average())
+    busy = cpu_busy(cpu0, cpu_times())
+    used = {way: (process_cpu(pid) - used0[way]) / args.repeat for way, pid in relays.items()}
     rate = {way: mb / statistics.median(values) for way, values in times.items()}
-    print(f"  {mb} MB download, {args.repeat} rounds: direct {rate['direct']:.0f} MB/s, "
-          f"gateway {rate['gateway']:.0f} MB/s (medians)")
-    print(f"  throughput gateway / direct: median {statistics.median(ratios):.2f} over "
-          f"rounds ({' '.join(f'{r:.2f}' for r in ratios)}), best/best "
-          f"{min(times['direct']) / min(times['gateway']):.2f}  (target >= 0.9)")
+    print(f"  {mb} MB download, {args.repeat} rounds: "
+          + ", ".join(f"{way} {rate[way]:.0f} MB/s" for way in names) + " (medians)")
+    print(f"  load while downloading: 1-min load average {min(loads):.2f}-{max(loads):.2f} "
+          f"(median {statistics.median(loads):.2f}) on {os.cpu_count()} CPUs, "
+          f"CPU busy {busy:.0%}")
+    for way, target in (("gateway", "  (target >= 0.9)"), ("socat", "  (yardstick)")):
+        if way not in times:
+            continue
+        ratios = [d / t for d, t in zip(times["direct"], times[way], strict=True)]
+        print(f"  throughput {way} / direct: median {statistics.median(ratios):.2f}, "
+              f"min {min(ratios):.2f}, max {max(ratios):.2f} over rounds "
+              f"({' '.join(f'{r:.2f}' for r in ratios)}), best/best "
+              f"{min(times['direct']) / min(times[way]):.2f}{target}; the relay process's CPU "
+              f"{used[way] * 1000:.0f} ms per download")
     print(f"  the app's WSGI proxy / direct: {rate['wsgi'] / rate['direct']:.2f} (curl on its "
           "unix socket: no second TCP hop, so not comparable)", flush=True)
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds a process and its reaped children used (socat forks per connection)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_busy(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total else 0.0
+
+
+def wait_port(port: int) -> None:
+    """Until something listens on 127.0.0.1:`port` (socat, just started)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port}")
 
 
 def curl_seconds(url: str, headers: dict, size: int, unix: str | None = None) -> float:
