@@ -11,6 +11,7 @@ from flask import g, jsonify, request
 from portal.api.auth import token_required
 from portal.api.blueprint import bp
 from portal.api.costs_openapi import register
+from portal.api.schemas.costs import CostReport, Price
 from portal.services import ServiceError, prices
 from portal.services import costs as svc
 
@@ -21,13 +22,13 @@ register()
 @token_required
 def get_costs():
     query = svc.parse_query(request.args)
-    return jsonify(svc.report(g.api_user, query).as_dict())
+    return jsonify(CostReport.dump(svc.report(g.api_user, query).as_dict()))
 
 
 @bp.get("/prices")
 @token_required
 def list_prices():
-    return jsonify([p.as_dict() for p in prices.current()])
+    return jsonify(Price.dump_all(p.as_dict() for p in prices.current()))
 
 
 @bp.post("/prices")
@@ -38,6 +39,6 @@ def set_price():
         raise ServiceError("Send a JSON object: {\"resource\": \"gpu:a100\", "
                            "\"hourly\": \"0.10\"}.", "invalid_body")
     row = prices.set_price(g.api_user, body.get("resource"), body.get("hourly"))
-    return jsonify({"resource": row.resource, "hourly": str(row.hourly),
-                    "effective_from": row.effective_from.isoformat() + "Z",
-                    "billing_weight": prices.weight_of(row.hourly)}), 201
+    return jsonify(Price.dump({"resource": row.resource, "hourly": str(row.hourly),
+                               "effective_from": row.effective_from.isoformat() + "Z",
+                               "billing_weight": prices.weight_of(row.hourly)})), 201

@@ -1,16 +1,16 @@
-"""OpenAPI paths and schemas of /costs and /prices (F11), merged into portal.api.openapi's
-PATHS and SCHEMAS when portal.api.costs loads."""
+"""OpenAPI paths of /costs and /prices (F11), merged into portal.api.openapi's PATHS when
+portal.api.costs loads; the schemas come from portal.api.schemas.costs."""
 
 from __future__ import annotations
 
 from portal.api.openapi import _errors, _ok
+from portal.api.schemas import components, costs
 
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-MONEY = {"type": "string", "description": "Decimal amount, e.g. \"12.5000\""}
 QUERY = [
     {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"},
      "description": "First day (UTC), inclusive; default: 11 months before the end's month"},
@@ -43,35 +43,9 @@ COSTS_PATHS: dict = {
         "post": {"summary": "Admins: set a resource's hourly price from now on (history kept; "
                             "Slurm's TRESBillingWeights follow)",
                  "requestBody": {"required": True, "content": {"application/json": {
-                     "schema": {"type": "object", "required": ["resource", "hourly"],
-                                "properties": {"resource": {"type": "string",
-                                                            "example": "gpu:a100"},
-                                               "hourly": {"type": "string",
-                                                          "example": "0.10"}}}}}},
+                     "schema": _ref("PriceInput")}}},
                  "responses": {"201": _ok(_ref("Price")), **_errors(400, 401, 403)}},
     },
-}
-
-COSTS_SCHEMAS: dict = {
-    "CostRow": {"type": "object", "properties": {
-        "period": {"type": "string", "description": "2026-11 (month), 2026 (year) or the "
-                                                    "Monday of the week, 2026-11-23"},
-        "key": {"type": "string", "description": "project account, user, GPU model (\"\" = "
-                                                 "no GPU) or service type"},
-        "cost": MONEY, "jobs": {"type": "integer"}, "gpu_hours": {"type": "string"},
-        "cpu_hours": {"type": "string"}}},
-    "CostReport": {"type": "object", "properties": {
-        "query": {"type": "object"}, "definition": {"type": "string"},
-        "scale": {"type": "string"}, "total": MONEY, "jobs": {"type": "integer"},
-        "periods": {"type": "array", "items": {"type": "string"}},
-        "keys": {"type": "array", "items": {"type": "string"}},
-        "by_key": {"type": "object", "additionalProperties": MONEY},
-        "by_period": {"type": "object", "additionalProperties": MONEY},
-        "rows": {"type": "array", "items": _ref("CostRow")}}},
-    "Price": {"type": "object", "properties": {
-        "resource": {"type": "string"}, "hourly": {"type": ["string", "null"]},
-        "effective_from": {"type": ["string", "null"]}, "set_by": {"type": ["string", "null"]},
-        "billing_weight": {"type": ["string", "null"]}}},
 }
 
 
@@ -79,4 +53,4 @@ def register() -> None:
     from portal.api.openapi import PATHS, SCHEMAS
 
     PATHS.update(COSTS_PATHS)
-    SCHEMAS.update(COSTS_SCHEMAS)
+    SCHEMAS.update(components(costs.OUTPUTS, costs.INPUTS))
