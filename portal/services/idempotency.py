@@ -22,7 +22,10 @@ stores the answer. Rules:
   its tag (and the key pointed at it) before sbatch runs, so a claim without an object
   never reached Slurm; a job still without a Slurm id is looked up by its tag at once
   (squeue, as the owner) and adopted if Slurm has it, else left to the worker, which
-  adopts it or, once Slurm can no longer process the request, marks it failed;
+  adopts it or, once Slurm can no longer process the request, marks it failed. The
+  takeover records that the dead request's attempt has ended (`submission.owner_gone`),
+  so that verdict comes SUBMIT_SETTLE_SECONDS after it — at once when the request died
+  before its sbatch started;
 - a 5xx answer that made nothing (e.g. Slurm unreachable, nothing kept) is not stored, so
   the retry is tried again; a 5xx that made something (an unconfirmed sbatch: 503 with the
   job) is stored like any other answer.
@@ -108,16 +111,19 @@ def begin(user, key: str, method: str, path: str, body: bytes, *,
             replay = Replay(row.status, row.response, row.resource)
             db.session.commit()
             return replay
-        if not takeover and row.created_at > now - submission.inflight() \
-                and not procid.gone(row.owner_host, row.owner_pid, row.owner_started):
+        ended = takeover or procid.gone(row.owner_host, row.owner_pid, row.owner_started)
+        if not ended and row.created_at > now - submission.inflight():
             db.session.commit()
             raise ServiceError(
                 _l("The first request with this Idempotency-Key is still being processed; "
                    "ask again in a few seconds."), "idempotency_in_progress", 409)
         log.info("idempotency: key %s of user %s taken over from %s (pid %s)", row.id,
                  user.id, row.owner_host, row.owner_pid)
-        if _exists(row.resource):  # the first request died after making something
+        made = load(row.resource)
+        if made is not None:  # the first request died after making something
             replay = Replay(None, None, row.resource)
+            if ended and isinstance(made, Job | Session):  # its attempt ended with it
+                submission.owner_gone(made, now)
             db.session.commit()
             return replay  # the API looks its job up by tag first (jobsync.look_up_now)
         db.session.delete(row)  # it died before making anything: the key is free again

@@ -25,6 +25,13 @@ conclude from squeue + sacct that the request will never be processed: a job is 
 marked failed ("never reached Slurm") and the user may run it again; a schedule's run is
 submitted again only then. The duplicate sweep (portal/services/duplicates.py) is the
 second line: two live Slurm jobs with one tag, or one whose row gave up, are cancelled.
+Adopting is safe at any time: while a row waits, the worker asks squeue and sacct for its
+tag every cycle (`resolve`), so a job that already finished is adopted at once.
+
+A process killed mid-create (its Idempotency-Key claim taken over by the client's retry,
+portal/services/idempotency.py) ends its attempt with it: `owner_gone` records that end,
+so the row is settled SETTLE after it, not SUBMIT_INFLIGHT_SECONDS later — and at once when
+the process died before its attempt started (no `submit_started_at`: sbatch never ran).
 
 An attempt that could not even connect (slurmctld not running: "connect failure") never
 reached Slurm and is refused at once, like a rejection, with a 503 naming the outage.
@@ -127,6 +134,35 @@ def mark_uncertain(row, exc: AdapterError) -> None:
     row.submit_ended_at = db.utcnow()
 
 
+def command_timeout() -> timedelta:
+    """How long one command may run before the portal kills it (COMMAND_TIMEOUT)."""
+    return _config("COMMAND_TIMEOUT", 30.0)
+
+
+def owner_gone(row, now: datetime) -> None:
+    """The process that was submitting `row` is gone (killed: its Idempotency-Key claim
+    was taken over), so its attempt has ended; record when (committed by the caller).
+
+    Died before the attempt started (no `submit_started_at`, which is committed before any
+    command): no sbatch ran and none will, the end is now and the row is settled at once.
+    Died after: an orphaned sbatch may still be on its way (the dead process no longer
+    kills it at its timeout), so the end is no earlier than the start plus COMMAND_TIMEOUT;
+    the row is settled SETTLE after that, as after any unanswered sbatch."""
+    if row.slurm_job_id is not None or row.state != "submitting" \
+            or row.submit_ended_at is not None:
+        return
+    if row.submit_started_at is None:
+        row.submit_ended_at = now
+    else:
+        row.submit_ended_at = max(now, row.submit_started_at + command_timeout())
+
+
+def never_started(row) -> bool:
+    """True when the row's submitting process ended before any attempt (`owner_gone`):
+    no sbatch ever ran for it."""
+    return row.submit_started_at is None and row.submit_ended_at is not None
+
+
 def uncertain_since(row) -> datetime:
     """When the last attempt ended (or, with no recorded end, when it must have)."""
     if row.submit_ended_at is not None:
@@ -138,6 +174,8 @@ def is_settled(row, now: datetime) -> bool:
     """True when Slurm can no longer process the row's last unanswered sbatch request: the
     attempt has ended and the controller has been answering (a good cluster snapshot) for
     `settle()` since. The worker's snapshots are the evidence that it was awake."""
+    if never_started(row):
+        return True
     start = uncertain_since(row)
     if now < start:
         return False
@@ -156,14 +194,20 @@ def resolve(row, info: dict | None, lookup: Callable[[], dict | None], now: date
     may still change (or Slurm cannot be asked), ("gone", None) when `settled` and neither
     squeue nor sacct (`lookup`) knows the tag. Never submits anything. `settled=True`: the
     caller knows no sbatch ever ran for the row.
+
+    `info` is squeue's word (the cycle's snapshot); a job that already left the queue is
+    known only to sacct, so `lookup` is asked every time, not only once settled: adopting
+    is safe at any time, only "gone" has to wait (else a finished job waited
+    SUBMIT_INFLIGHT_SECONDS + SETTLE to be adopted).
     """
     if info is not None:
         return "adopt", info
-    if not (settled if settled is not None else is_settled(row, now)):
-        return "wait", None
+    settled = settled if settled is not None else is_settled(row, now)
     try:
         info = lookup()
     except AdapterError as exc:
         log.warning("cannot look up %s by its tag: %s", row, exc.message)
         return "wait", None
-    return ("adopt", info) if info is not None else ("gone", None)
+    if info is not None:
+        return "adopt", info
+    return ("gone", None) if settled else ("wait", None)

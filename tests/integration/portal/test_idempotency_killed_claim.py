@@ -1,14 +1,22 @@
 """Issue #13 on the dev cluster: a gunicorn worker SIGKILLed in the middle of a create
-(inside sbatch) leaves its Idempotency-Key claim "in progress". The client's retry with the
-same key must not wait SUBMIT_INFLIGHT_SECONDS (150 s, production's value here) for a 409
-to end: the claim names its process, that process is gone, so the retry takes over at once
-and gets the job the killed request recorded — and Slurm ends up with exactly one job for
-it (the orphaned sbatch's), adopted by its tag, never submitted twice.
+leaves its Idempotency-Key claim "in progress". The client's retry with the same key must
+not wait SUBMIT_INFLIGHT_SECONDS (150 s, production's value here) for a 409 to end: the
+claim names its process, that process is gone, so the retry takes over at once and gets
+the job the killed request recorded — never submitted twice. What then becomes of the job
+depends on where the kill landed, and both outcomes are checked against what really ran:
+
+- inside sbatch: the orphaned sbatch still submits; Slurm ends up with exactly one job for
+  it, adopted by its tag;
+- before sbatch ran (while the job was planned or its files written — under load most
+  kills right after the job is recorded land there): Slurm never gets it; the job
+  becomes "failed", saying it never reached Slurm, within the settle time — not after
+  SUBMIT_INFLIGHT_SECONDS.
 
 The portal is a real install (gunicorn and the worker under etc/supervise.sh, its own
-SQLite database; tests/support/chaos.py). To be sure the kill lands inside sbatch, its
-SLURM_BIN_DIR holds the real Slurm commands and an sbatch that waits SBATCH_DELAY seconds
-before running the real one — a slow controller, without freezing the shared slurmctld.
+SQLite database; tests/support/chaos.py). Its SLURM_BIN_DIR holds the real Slurm commands
+and an sbatch that first leaves a mark named by the job's tag (so the test knows whether
+sbatch ran at all), then waits SBATCH_DELAY seconds before running the real one — a slow
+controller, without freezing the shared slurmctld.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import chaos
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +42,12 @@ SBATCH_DELAY = 6
 SLURM_COMMANDS = ("sacct", "sacctmgr", "salloc", "sattach", "sbcast", "scancel", "scontrol",
                   "sdiag", "sinfo", "sprio", "squeue", "sreport", "srun", "sshare", "sstat",
                   "strigger")
+NEVER_REACHED = "never reached Slurm"
 
 
-def _slow_sbatch_dir() -> Path:
-    """Slurm's clients, with an sbatch that waits first (world-readable: sbatch runs as
-    alice through runuser)."""
+def _slow_sbatch_dir(marks: Path) -> Path:
+    """Slurm's clients, with an sbatch that marks `marks/<tag>` and waits first
+    (world-readable, and `marks` world-writable: sbatch runs as alice through runuser)."""
     real = Path(shutil.which("sbatch")).parent
     bin_dir = Path(tempfile.mkdtemp(prefix="portal-slow-sbatch-"))
     bin_dir.chmod(0o755)
@@ -45,7 +55,13 @@ def _slow_sbatch_dir() -> Path:
         if (real / name).exists():
             (bin_dir / name).symlink_to(real / name)
     sbatch = bin_dir / "sbatch"
-    sbatch.write_text(f"#!/bin/sh\nsleep {SBATCH_DELAY}\nexec {real / 'sbatch'} \"$@\"\n")
+    sbatch.write_text(
+        "#!/bin/sh\n"
+        'for arg in "$@"; do\n'
+        f'  case "$arg" in --comment=*) : > "{marks}/${{arg#--comment=}}" ;; esac\n'
+        "done\n"
+        f"sleep {SBATCH_DELAY}\n"
+        f"exec {real / 'sbatch'} \"$@\"\n")
     sbatch.chmod(0o755 | stat.S_IXUSR)
     return bin_dir
 
@@ -57,22 +73,45 @@ class SlowSbatchPortal(chaos.ChaosPortal):
         return {**super().env(), "PORTAL_SLURM_BIN_DIR": str(self.bin_dir)}
 
 
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory):
+    root = tmp_path_factory.mktemp("killed-claim")
+    marks = Path(tempfile.mkdtemp(prefix="portal-sbatch-marks-"))
+    marks.chmod(0o1777)
+    portal = SlowSbatchPortal(root, interval=2.0, command_timeout=20.0, settle_seconds=20.0,
+                              inflight_seconds=150.0)
+    portal.marks = marks
+    portal.bin_dir = _slow_sbatch_dir(marks)
+    portal.setup()
+    try:
+        portal.start()
+        yield portal
+    finally:
+        chaos.cancel_all(portal)
+        portal.stop()
+        shutil.rmtree(portal.bin_dir, ignore_errors=True)
+        shutil.rmtree(marks, ignore_errors=True)
+
+
 def _claim(portal, key: str):
     rows = portal.query("SELECT status, owner_pid, resource FROM idempotency_keys "
                         "WHERE key = :key", key=key)
     return rows[0] if rows else None
 
 
-def test_a_retry_after_the_claiming_worker_was_killed_is_answered_at_once(tmp_path):
-    portal = SlowSbatchPortal(tmp_path, interval=2.0, command_timeout=30.0,
-                              settle_seconds=20.0, inflight_seconds=150.0)
-    portal.bin_dir = _slow_sbatch_dir()
-    portal.setup()
-    portal.start()
-    key = f"kill-{uuid.uuid4().hex[:12]}"
-    headers = {"Authorization": f"Bearer {portal.token}", "Idempotency-Key": key}
-    body = {"name": f"idk-{uuid.uuid4().hex[:6]}", "cpus": 1, "mem_gb": 1, "image": "base",
-            "command": "sleep 120", "time_limit": 5}  # in squeue until adopted (cancelled)
+def _tag(portal, job_id: int) -> str:
+    (uuid_,), = portal.query("SELECT uuid FROM jobs WHERE id = :id", id=job_id)
+    return f"portal-job-{uuid_}"
+
+
+def _body() -> dict:
+    return {"name": f"idk-{uuid.uuid4().hex[:6]}", "cpus": 1, "mem_gb": 1, "image": "base",
+            "command": "sleep 120", "time_limit": 5}  # in squeue until cancelled
+
+
+def _create_and_kill(portal, body: dict, headers: dict, *, inside_sbatch: bool) -> int:
+    """POST the create; SIGKILL the gunicorn worker handling it once its job is recorded
+    (and, `inside_sbatch`, once sbatch has started for it). Returns the job's id."""
     first: dict = {}
 
     def post():
@@ -82,51 +121,98 @@ def test_a_retry_after_the_claiming_worker_was_killed_is_answered_at_once(tmp_pa
         except OSError as exc:  # the worker handling it is killed: no answer
             first["error"] = str(exc)
 
-    try:
-        thread = threading.Thread(target=post, daemon=True)
-        thread.start()
-        # The claim is held and the job recorded "submitting": the request is inside sbatch.
-        claim = chaos.wait_until(
-            lambda: (c := _claim(portal, key)) and c[0] is None and c[2] and c, 30,
-            "the create to be inside sbatch")
-        _, holder, resource = claim
-        assert holder in portal.web_workers()
-        os.kill(holder, signal.SIGKILL)
-        thread.join(30)
-        assert "error" in first, first  # the client got no answer
+    thread = threading.Thread(target=post, daemon=True)
+    thread.start()
+    # The claim is held and names the job: the job is recorded, nothing answered yet.
+    _, holder, resource = wait_for(
+        lambda: (c := _claim(portal, headers["Idempotency-Key"])) and c[0] is None
+        and c[2] and c, 30, 0.02, "the create to record its job")
+    job_id = int(resource.split(":")[1])
+    if inside_sbatch:
+        mark = portal.marks / _tag(portal, job_id)
+        wait_for(mark.exists, 30, 0.05, "sbatch to start for the job")
+    assert holder in portal.web_workers()
+    os.kill(holder, signal.SIGKILL)
+    thread.join(30)
+    assert "error" in first, first  # the client got no answer
+    return job_id
 
-        started, attempts, conflicts = time.monotonic(), 0, 0
-        while True:
-            attempts += 1
-            try:
-                status, answer, reply_headers = portal.request(
-                    "POST", "/api/v1/jobs", body=body, headers=headers, timeout=60)
-            except OSError:
-                status = None  # gunicorn is replacing the worker
-            if status not in (None, 409):
-                break
-            conflicts += status == 409
-            assert time.monotonic() - started < 60, "the retry was answered 409 for 60 s"
-            time.sleep(0.2)
-        latency = time.monotonic() - started
-        print(f"\nretry after the kill answered {status} in {latency:.2f} s "
-              f"({attempts} attempts, {conflicts} answered 409; before this change: 409 "
-              f"for up to {portal.inflight_seconds:.0f} s)")
-        assert status == 200 and reply_headers["Idempotent-Replayed"] == "true", answer
-        assert f"job:{answer['id']}" == resource
-        assert latency < 10 and conflicts == 0
 
-        # The orphaned sbatch still submits; the job is adopted by its tag, once.
-        def adopted():
-            jobs = chaos.portal_jobs(portal)
-            return len(jobs) == 1 and jobs[0]["slurm_job_id"] and jobs[0]
-        job = chaos.wait_until(adopted, 60, "the job to be adopted by its tag")
-        tag = f"portal-job-{job['uuid']}"
-        assert [j.id for j in chaos.slurm_jobs_by_tag(portal).get(tag, [])] == [
-            job["slurm_job_id"]]
+def _retry(portal, body: dict, headers: dict, job_id: int) -> dict:
+    """The client's retry with the same key: answered at once with the recorded job."""
+    started, tries = time.monotonic(), []
+
+    def answered():
+        try:
+            status, answer, reply = portal.request("POST", "/api/v1/jobs", body=body,
+                                                   headers=headers, timeout=60)
+        except OSError:
+            status, answer, reply = None, None, {}  # gunicorn is replacing the worker
+        tries.append(status)
+        return status not in (None, 409) and (status, answer, reply)
+
+    status, answer, reply = wait_for(answered, 60, 0.2, "the retry to be answered")
+    latency = time.monotonic() - started
+    print(f"\nretry after the kill answered {status} in {latency:.2f} s ({len(tries)} "
+          f"attempts, {tries.count(409)} answered 409; before the takeover: 409 for up to "
+          f"{portal.inflight_seconds:.0f} s)")
+    assert status == 200 and reply["Idempotent-Replayed"] == "true", answer
+    assert answer["id"] == job_id
+    assert latency < 10 and 409 not in tries
+    return answer
+
+
+def _job(portal, job_id: int) -> dict:
+    status, answer, _ = portal.get(f"/api/v1/jobs/{job_id}")
+    assert status == 200, answer
+    return answer
+
+
+def _decided(portal, job_id: int):
+    job = _job(portal, job_id)
+    return (job["slurm_job_id"] or job["state"] == "failed") and job
+
+
+def _assert_adopted_once(portal, job: dict, tag: str, body: dict, headers: dict) -> None:
+    assert job["slurm_job_id"] and job["state"] != "failed", job
+    assert [j.id for j in chaos.slurm_jobs_by_tag(portal).get(tag, [])] == [
+        job["slurm_job_id"]]
+    again = portal.request("POST", "/api/v1/jobs", body=body, headers=headers)
+    assert again[0] == 200 and again[1]["slurm_job_id"] == job["slurm_job_id"]
+
+
+def _headers(portal) -> dict:
+    return {"Authorization": f"Bearer {portal.token}",
+            "Idempotency-Key": f"kill-{uuid.uuid4().hex[:12]}"}
+
+
+def test_a_worker_killed_inside_sbatch_its_retry_gets_the_job_adopted_once(portal):
+    body, headers = _body(), _headers(portal)
+    job_id = _create_and_kill(portal, body, headers, inside_sbatch=True)
+    _retry(portal, body, headers, job_id)
+    # The orphaned sbatch still submits: the job is adopted by its tag, once.
+    job = wait_for(lambda: _decided(portal, job_id), SBATCH_DELAY + 60, 0.3,
+                   "the job to be adopted by its tag")
+    _assert_adopted_once(portal, job, _tag(portal, job_id), body, headers)
+
+
+def test_a_worker_killed_right_after_recording_the_job_never_leaves_it_pending(portal):
+    """Killed as soon as the job is recorded: whichever way it went, the portal says what
+    really happened, within the settle time (the time rule alone: 150 s + 20 s)."""
+    body, headers = _body(), _headers(portal)
+    job_id = _create_and_kill(portal, body, headers, inside_sbatch=False)
+    _retry(portal, body, headers, job_id)
+    limit = portal.command_timeout + portal.settle_seconds + SBATCH_DELAY + 30
+    job = wait_for(lambda: _decided(portal, job_id), limit, 0.3,
+                   "the job to be adopted or failed as never submitted")
+    tag = _tag(portal, job_id)
+    sbatch_ran = (portal.marks / tag).exists()
+    print(f"killed {'inside' if sbatch_ran else 'before'} sbatch: the job is "
+          f"{job['state']} (Slurm id {job['slurm_job_id']})")
+    if not sbatch_ran:
+        assert job["state"] == "failed" and NEVER_REACHED in job["error"], job
+        assert not chaos.slurm_jobs_by_tag(portal).get(tag)
         again = portal.request("POST", "/api/v1/jobs", body=body, headers=headers)
-        assert again[0] == 200 and again[1]["slurm_job_id"] == job["slurm_job_id"]
-    finally:
-        chaos.cancel_all(portal)
-        portal.stop()
-        shutil.rmtree(portal.bin_dir, ignore_errors=True)
+        assert again[0] == 200 and again[1]["state"] == "failed"
+    else:
+        _assert_adopted_once(portal, job, tag, body, headers)
