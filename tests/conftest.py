@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+from contextlib import closing
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -54,12 +56,30 @@ def pytest_report_header(config):
         return f"slurm: not reachable ({exc})"
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """A SQLite database that the migrations brought to head, once per test process: each
+    test gets a copy of it. Running the 40-odd migrations for every test took 0.5–3 s a
+    test, most of the unit tests' time (issue #19); test_migrations.py still runs them."""
+    path = tmp_path_factory.mktemp("schema") / "migrated.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _copy_sqlite(source, target) -> None:
+    """Through SQLite's backup API, which copies a consistent database (a WAL included)."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
 @pytest.fixture
-def app(tmp_path):
+def app(tmp_path, request):
     url = os.environ.get("PORTAL_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'portal.db'}"
     if "PORTAL_TEST_DATABASE_URL" in os.environ:
         _empty_database(url)  # e.g. PostgreSQL: one database, emptied before each test
-    upgrade(url)
+        upgrade(url)
+    else:
+        _copy_sqlite(request.getfixturevalue("migrated_sqlite"), tmp_path / "portal.db")
     app = create_app(
         {
             "TESTING": True,
