@@ -10,6 +10,7 @@ from flask import g, jsonify, request
 from portal.api.auth import token_required
 from portal.api.blueprint import bp
 from portal.api.monitoring_openapi import register
+from portal.api.schemas.monitoring import SessionMetrics
 from portal.services import monitoring
 from portal.services import sessions as svc
 
@@ -20,4 +21,5 @@ register()
 @token_required
 def session_metrics(session_id: int):
     session = svc.get_session(g.api_user, session_id, manage=True)
-    return jsonify(monitoring.series(session, request.args.get("range", "1h")))
+    return jsonify(SessionMetrics.dump(monitoring.series(session,
+                                                         request.args.get("range", "1h"))))

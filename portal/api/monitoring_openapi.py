@@ -1,13 +1,12 @@
-"""OpenAPI path and schema of the session metrics API (merged when portal.api.monitoring
-is imported)."""
+"""OpenAPI path of the session metrics API (F3), merged into portal.api.openapi's PATHS
+when portal.api.monitoring loads; the schema comes from portal.api.schemas.monitoring."""
 
 from __future__ import annotations
 
 from portal.api.openapi import _errors, _ok
+from portal.api.schemas import components, monitoring
 
-NUMBERS = {"type": "array", "items": {"type": ["number", "null"]}}
-
-PATHS: dict = {
+METRICS_PATHS: dict = {
     "/sessions/{session_id}/metrics": {
         "get": {
             "summary": "A session's CPU, memory, disk, network and GPU series (F3 monitoring)",
@@ -27,44 +26,9 @@ PATHS: dict = {
     },
 }
 
-SCHEMAS: dict = {
-    "SessionMetrics": {
-        "type": "object",
-        "properties": {
-            "session_id": {"type": "integer"}, "state": {"type": "string"},
-            "live": {"type": "boolean", "description": "still running: poll again"},
-            "range": {"enum": ["1h", "lifetime"]}, "resolution_s": {"type": "integer"},
-            "source": {"type": ["string", "null"],
-                       "description": "cgroup2, cgroup1 or proc (the job's processes)"},
-            "cpus": {"type": "integer", "description": "cores allocated"},
-            "ncpu": {"type": ["integer", "null"]},
-            "mem_limit": {"type": "integer", "description": "bytes allocated"},
-            "updated_at": {"type": ["string", "null"], "format": "date-time"},
-            "gpu": {"type": "object", "properties": {
-                "available": {"type": "boolean"},
-                "note": {"type": ["string", "null"],
-                         "description": "why there are no GPU series, e.g. "
-                                        "\"no GPU telemetry on this node\""}}},
-            "t": {"type": "array", "items": {"type": "string", "format": "date-time"},
-                  "description": "bucket starts (UTC)"},
-            "cpu": {**NUMBERS, "description": "cores in use"},
-            "mem": {**NUMBERS, "description": "bytes resident"},
-            "node_cpu": {**NUMBERS, "description": "% of the node's CPU"},
-            "disk_ws": {**NUMBERS, "description": "bytes in the workspace"},
-            "disk_scratch": {**NUMBERS, "description": "bytes in container scratch"},
-            "net_rx": {**NUMBERS, "description": "bytes/s received (node interfaces)"},
-            "net_tx": {**NUMBERS, "description": "bytes/s sent (node interfaces)"},
-            "gpu_util": {**NUMBERS, "description": "% mean over the session's GPUs"},
-            "gpu_mem": {**NUMBERS, "description": "MiB used"},
-            "gpu_mem_total": {**NUMBERS, "description": "MiB"},
-        },
-    },
-}
-
 
 def register() -> None:
-    from portal.api.openapi import PATHS as ALL_PATHS
-    from portal.api.openapi import SCHEMAS as ALL_SCHEMAS
+    from portal.api.openapi import PATHS, SCHEMAS
 
-    ALL_PATHS.update(PATHS)
-    ALL_SCHEMAS.update(SCHEMAS)
+    PATHS.update(METRICS_PATHS)
+    SCHEMAS.update(components(monitoring.OUTPUTS, []))
