@@ -7,6 +7,7 @@ from flask import g, jsonify, request
 from portal.api.auth import token_required
 from portal.api.blueprint import bp
 from portal.api.netsec_openapi import register
+from portal.api.schemas.netsec import Key, NewKey
 from portal.services import ServiceError, keys
 
 register()
@@ -37,7 +38,7 @@ def _body() -> dict:
 @bp.get("/keys")
 @token_required
 def list_keys():
-    return jsonify([key_json(k) for k in keys.list_keys(g.api_user)])
+    return jsonify(Key.dump_all(key_json(k) for k in keys.list_keys(g.api_user)))
 
 
 @bp.post("/keys")
@@ -47,11 +48,11 @@ def create_or_import_key():
     body = _body()
     if "public_key" in body:
         key = keys.import_key(g.api_user, body.get("name"), body["public_key"])
-        return jsonify(key_json(key)), 201
+        return jsonify(NewKey.dump(key_json(key))), 201
     key, private_key = keys.create_key(
         g.api_user, body.get("name"), body.get("type", "ed25519")
     )
-    response = jsonify({**key_json(key), "private_key": private_key})
+    response = jsonify(NewKey.dump({**key_json(key), "private_key": private_key}))
     response.headers["Cache-Control"] = "no-store"
     return response, 201
 
@@ -59,7 +60,7 @@ def create_or_import_key():
 @bp.get("/keys/<int:key_id>")
 @token_required
 def get_key(key_id: int):
-    return jsonify(key_json(keys.get_key(g.api_user, key_id)))
+    return jsonify(Key.dump(key_json(keys.get_key(g.api_user, key_id))))
 
 
 @bp.delete("/keys/<int:key_id>")

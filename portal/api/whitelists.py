@@ -7,6 +7,7 @@ from flask import g, jsonify, request
 from portal.api.auth import token_required
 from portal.api.blueprint import bp
 from portal.api.netsec_openapi import register
+from portal.api.schemas.netsec import AddressCheck, Whitelist, WhitelistWithWarnings
 from portal.services import ServiceError, whitelists
 
 register()
@@ -51,7 +52,8 @@ def _admit_all(body: dict) -> bool:
 @bp.get("/whitelists")
 @token_required
 def list_whitelists():
-    return jsonify([whitelist_json(w) for w in whitelists.list_whitelists(g.api_user)])
+    return jsonify(Whitelist.dump_all(whitelist_json(w)
+                                      for w in whitelists.list_whitelists(g.api_user)))
 
 
 @bp.post("/whitelists")
@@ -61,13 +63,15 @@ def create_whitelist():
     whitelist, warnings = whitelists.create_whitelist(
         g.api_user, body.get("name"), body.get("rules", []), admit_all=_admit_all(body)
     )
-    return jsonify({**whitelist_json(whitelist), "warnings": [str(w) for w in warnings]}), 201
+    return jsonify(WhitelistWithWarnings.dump(
+        {**whitelist_json(whitelist), "warnings": [str(w) for w in warnings]})), 201
 
 
 @bp.get("/whitelists/<int:whitelist_id>")
 @token_required
 def get_whitelist(whitelist_id: int):
-    return jsonify(whitelist_json(whitelists.get_whitelist(g.api_user, whitelist_id)))
+    return jsonify(Whitelist.dump(whitelist_json(whitelists.get_whitelist(g.api_user,
+                                                                          whitelist_id))))
 
 
 @bp.delete("/whitelists/<int:whitelist_id>")
@@ -84,11 +88,11 @@ def add_rules(whitelist_id: int):
     added, warnings = whitelists.add_rules(g.api_user, whitelist_id, body.get("rules", []),
                                            admit_all=_admit_all(body))
     whitelist = whitelists.get_whitelist(g.api_user, whitelist_id)
-    return jsonify({
+    return jsonify(WhitelistWithWarnings.dump({
         **whitelist_json(whitelist),
         "added": [rule_json(r) for r in added],
         "warnings": [str(w) for w in warnings],
-    }), 201
+    })), 201
 
 
 @bp.delete("/whitelists/<int:whitelist_id>/rules/<int:rule_id>")
@@ -103,4 +107,5 @@ def delete_rule(whitelist_id: int, rule_id: int):
 def check_address(whitelist_id: int):
     """What the whitelist admits for `?address=` (default: this request's client)."""
     whitelist = whitelists.get_whitelist(g.api_user, whitelist_id)
-    return jsonify(whitelists.explain(whitelist, request.args.get("address") or None))
+    return jsonify(AddressCheck.dump(whitelists.explain(whitelist,
+                                                        request.args.get("address") or None)))
