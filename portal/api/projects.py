@@ -13,6 +13,16 @@ from flask import g, jsonify, request
 from portal.api.auth import admin_required, token_required
 from portal.api.blueprint import bp
 from portal.api.projects_openapi import register
+from portal.api.schemas import check_fields
+from portal.api.schemas.projects import (
+    ArchivedProject,
+    DeactivatedUser,
+    Extension,
+    Project,
+    ProjectInput,
+    Qos,
+    UserStatus,
+)
 from portal.services import Forbidden, ServiceError, project_expiry, project_settings
 from portal.services import project_rules as rules
 from portal.services import project_usage as pu
@@ -21,6 +31,7 @@ from portal.services import qos as qos_service
 
 register()
 DETAIL_FIELDS = ("name", "description")
+NAMES = ("managers and members are lists of usernames.", "invalid_body")
 
 
 def _body() -> dict:
@@ -63,7 +74,8 @@ def project_json(project, viewer, usage: dict | None = None, taken_at=None) -> d
 
 def _one(project):
     jobs, taken_at = pu.cached_jobs()
-    return jsonify(project_json(project, g.api_user, pu.usage_by_account(jobs), taken_at))
+    return jsonify(Project.dump(project_json(project, g.api_user, pu.usage_by_account(jobs),
+                                             taken_at)))
 
 
 def extension_json(req) -> dict:
@@ -87,28 +99,21 @@ def extension_json(req) -> dict:
 def list_projects():
     jobs, taken_at = pu.cached_jobs()
     usage = pu.usage_by_account(jobs)
-    return jsonify([project_json(p, g.api_user, usage, taken_at)
-                    for p in svc.visible_projects(g.api_user)])
+    return jsonify(Project.dump_all(project_json(p, g.api_user, usage, taken_at)
+                                    for p in svc.visible_projects(g.api_user)))
 
 
 @bp.post("/projects")
 @token_required
 def create_project():
     body = _body()
+    check_fields(ProjectInput, body, {field: NAMES for field in ("managers", "members")})
     settings = {k: body[k] for k in rules.SETTING_FIELDS if k in body}
     project = svc.create_project(
         g.api_user, account=body.get("account"), name=body.get("name"),
         description=body.get("description", ""), settings=settings,
-        managers=_names(body.get("managers")), members=_names(body.get("members")))
+        managers=body.get("managers") or [], members=body.get("members") or [])
     return _one(project), 201
-
-
-def _names(value) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ServiceError("managers and members are lists of usernames.", "invalid_body")
-    return value
 
 
 @bp.get("/projects/<int:project_id>")
@@ -183,7 +188,8 @@ def archive_project(project_id: int):
                                      reason=str(body.get("reason") or "")
                                      if isinstance(body, dict) else "")
     out = project_json(svc.get_project(g.api_user, project_id), g.api_user, {}, None)
-    return jsonify({**out, "cancelled": done["cancelled"], "blocked": done["accounts"]})
+    return jsonify(ArchivedProject.dump({**out, "cancelled": done["cancelled"],
+                                         "blocked": done["accounts"]}))
 
 
 @bp.post("/projects/<int:project_id>/unarchive")
@@ -222,8 +228,9 @@ def deactivate_user(user_id: int):
     done = lifecycle.deactivate_user(g.api_user, username,
                                      reason=str(body.get("reason") or "")
                                      if isinstance(body, dict) else "")
-    return jsonify({**_user_json(get_user(username)), "cancelled": done["cancelled"],
-                    "removed_from": done["accounts"]})
+    return jsonify(DeactivatedUser.dump({**_user_json(get_user(username)),
+                                         "cancelled": done["cancelled"],
+                                         "removed_from": done["accounts"]}))
 
 
 @bp.post("/users/<int:user_id>/reactivate")
@@ -231,14 +238,15 @@ def deactivate_user(user_id: int):
 def reactivate_user(user_id: int):
     from portal.services import lifecycle
 
-    return jsonify(_user_json(lifecycle.reactivate_user(g.api_user, _username(user_id))))
+    return jsonify(UserStatus.dump(_user_json(lifecycle.reactivate_user(g.api_user,
+                                                                        _username(user_id)))))
 
 
 @bp.get("/projects/<int:project_id>/extensions")
 @token_required
 def list_extensions(project_id: int):
     project = svc.get_project(g.api_user, project_id)
-    return jsonify([extension_json(r) for r in project.extension_requests])
+    return jsonify(Extension.dump_all(extension_json(r) for r in project.extension_requests))
 
 
 @bp.post("/projects/<int:project_id>/extensions")
@@ -248,13 +256,14 @@ def request_extension(project_id: int):
     project = svc.get_project(g.api_user, project_id)
     req = project_expiry.request_extension(g.api_user, project.id, body.get("days"),
                                            body.get("reason") or "")
-    return jsonify(extension_json(req)), 201
+    return jsonify(Extension.dump(extension_json(req))), 201
 
 
 @bp.get("/extensions")
 @admin_required
 def pending_extensions():
-    return jsonify([extension_json(r) for r in project_expiry.pending_requests()])
+    return jsonify(Extension.dump_all(extension_json(r)
+                                      for r in project_expiry.pending_requests()))
 
 
 @bp.post("/extensions/<int:request_id>")
@@ -265,13 +274,13 @@ def decide_extension(request_id: int):
         raise ServiceError("decision is 'approve' or 'reject'.", "invalid_body")
     req = project_expiry.decide(g.api_user, request_id, body["decision"] == "approve",
                                 body.get("message") or "", body.get("expected_end_date"))
-    return jsonify(extension_json(req))
+    return jsonify(Extension.dump(extension_json(req)))
 
 
 @bp.get("/qos")
 @admin_required
 def list_qos():
-    return jsonify([q.as_dict() for q in qos_service.list_qos(g.api_user)])
+    return jsonify(Qos.dump_all(q.as_dict() for q in qos_service.list_qos(g.api_user)))
 
 
 @bp.post("/qos")
@@ -280,21 +289,21 @@ def create_qos():
     body = _body()
     view = qos_service.create_qos(g.api_user, body.get("name") or "",
                                   {k: v for k, v in body.items() if k != "name"})
-    return jsonify(view.as_dict()), 201
+    return jsonify(Qos.dump(view.as_dict())), 201
 
 
 @bp.get("/qos/<int:qos_id>")
 @admin_required
 def get_qos(qos_id: int):
     name = qos_service.name_of(g.api_user, qos_id)
-    return jsonify(qos_service.get_qos(g.api_user, name).as_dict())
+    return jsonify(Qos.dump(qos_service.get_qos(g.api_user, name).as_dict()))
 
 
 @bp.patch("/qos/<int:qos_id>")
 @admin_required
 def update_qos(qos_id: int):
     name = qos_service.name_of(g.api_user, qos_id)
-    return jsonify(qos_service.update_qos(g.api_user, name, _body()).as_dict())
+    return jsonify(Qos.dump(qos_service.update_qos(g.api_user, name, _body()).as_dict()))
 
 
 @bp.delete("/qos/<int:qos_id>")
