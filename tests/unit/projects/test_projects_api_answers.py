@@ -13,7 +13,19 @@ import pytest
 from adapters.scheduler.base import JobInfo, JobState
 from portal.services import jobs as jobsvc
 from portal.services import tokens
-from tests.support.fakescheduler import FakeScheduler
+
+
+class Squeue:
+    """The two calls archive and deactivate make of Slurm: squeue and an operator scancel."""
+
+    def __init__(self, *jobs: JobInfo):
+        self.jobs = {job.id: job for job in jobs}
+
+    def info_all(self, **_where) -> list[JobInfo]:
+        return list(self.jobs.values())
+
+    def operator_cancel(self, job_id) -> None:
+        self.jobs[job_id].state = JobState.CANCELLED
 
 
 @pytest.fixture
@@ -22,11 +34,10 @@ def admin(people) -> dict:
 
 
 @pytest.fixture
-def slurm(monkeypatch) -> FakeScheduler:
+def slurm(monkeypatch) -> Squeue:
     """A running job of max (Unix user bin) in tproj, for archive and deactivate to cancel."""
-    scheduler = FakeScheduler()
-    scheduler.jobs["77"] = JobInfo(id="77", name="train", user="bin", state=JobState.RUNNING,
-                                   slurm_state="RUNNING", account="tproj")
+    scheduler = Squeue(JobInfo(id="77", name="train", user="bin", state=JobState.RUNNING,
+                               slurm_state="RUNNING", account="tproj"))
     monkeypatch.setattr(jobsvc, "get_backend", lambda: SimpleNamespace(scheduler=scheduler))
     return scheduler
 
