@@ -31,6 +31,10 @@ _GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 # What a descriptor that cannot splice answers (a kernel without it, a socket type or a
 # file system that does not support it).
 _UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP})
+# A user over fs/pipe-user-pages-soft (64 MiB of pipes: the gateway's user with some 64
+# downloads at once) gets 8 KiB pipes: so many system calls per MiB that the one-buffer
+# copy is cheaper. Under this, the caller copies.
+MIN_PIPE = 64 << 10
 
 
 def available() -> bool:
@@ -88,7 +92,9 @@ class Splicer:
     async def run(self, remaining: int, sink_gone=lambda: False) -> None:
         """Move `remaining` bytes; raises ConnectionError when either side goes away
         first (`sink_gone()`: the sink's transport knows its peer left), Unsupported when
-        splice refuses a descriptor."""
+        splice refuses a descriptor or the pipe is too small to be worth it."""
+        if self.capacity < MIN_PIPE:
+            raise Unsupported(b"", remaining)
         in_pipe = 0
         moved_since_yield = 0
         while remaining > 0 or in_pipe > 0:

@@ -185,6 +185,15 @@ def test_a_socket_that_refuses_splice_gets_the_body_the_ordinary_way(monkeypatch
     assert len(calls) == 1
 
 
+def test_a_pipe_too_small_to_be_worth_it_copies_instead(monkeypatch):
+    """Over the user's pipe quota the kernel hands out 8 KiB pipes: the body is copied."""
+    monkeypatch.setattr(splice, "MIN_PIPE", 64 << 20)
+    calls = _counting(monkeypatch)
+    length, got = _run(_download(len(BODY), slow=False))
+    assert length == len(BODY) and got == BODY
+    assert calls == []
+
+
 def test_splice_refused_midway_loses_nothing(monkeypatch):
     """The client's socket refuses after three pipefuls came in: what is in the pipe and
     the rest still arrive, in order."""
