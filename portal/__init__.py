@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, render_template, request, session
 from flask_login import current_user
 
-from adapters import dbdlock, runner
+from adapters import dbdlock, factory
 from portal import config as portal_config
 from portal import db
 from portal.config import REPO_ROOT
@@ -29,8 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         statedir.check(app)  # refuses a database or secret key others can read
     portal_config.load_secret(app)
     dbdlock.use(app.config.get("SLURMDBD_LOCK_FILE"))
-    runner.use_slurm_conf(app.config.get("SLURM_CONF"))
-    runner.use_slurm_bin_dir(app.config.get("SLURM_BIN_DIR"))
+    factory.use_config(app.config)  # SLURM_CONF, SLURM_BIN_DIR for every runner
     from portal.net import request_actor
     from portal.services import audit
 

@@ -197,11 +197,11 @@ def cluster():
 def cluster_status(as_json):
     """The worker's health (LATE when its heartbeat is old), then partitions, nodes and GPUs
     as Slurm reports them now."""
+    from adapters import factory
     from adapters.errors import AdapterError
     from portal import db as portal_db
     from portal.services import heartbeat
     from portal.services.cluster import _plain
-    from portal.slurm import make_scheduler
 
     app = cli_common.make_app()
     with app.app_context():
@@ -211,7 +211,7 @@ def cluster_status(as_json):
         for line in heartbeat.describe(worker_view):
             click.echo(line)
     try:
-        info = make_scheduler(app.config).cluster_info()
+        info = factory.make_scheduler(app.config).cluster_info()
     except AdapterError as exc:
         _fail(exc)
     if as_json:

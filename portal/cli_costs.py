@@ -73,8 +73,8 @@ def price_set(resource, amount):
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 def price_apply(dry_run):
     """Admins: make the partitions' TRESBillingWeights match the prices now."""
-    from adapters.billing_weights import format_weights, same_weights
     from adapters.errors import AdapterError
+    from adapters.factory import format_weights, same_weights
     from portal.services import prices
 
     with _acting() as actor:

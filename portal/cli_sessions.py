@@ -181,10 +181,9 @@ def session_connect(session_id, terminal, username):
     """Print the SSH command, or open a terminal in the session (--terminal)."""
     from flask import current_app
 
-    from adapters.pty import exec_attach, srun_attach_argv
+    from adapters import factory
     from portal.services import sessionconn, sessions
     from portal.services import sessionscript as scripts
-    from portal.slurm import make_scheduler
 
     with acting_user(username) as user:
         found = sessions.get_session(user, session_id)
@@ -197,12 +196,11 @@ def session_connect(session_id, terminal, username):
             click.echo(command)
             return
         inner = scripts.terminal_argv(sessions.script_input(found), found.shell)
-        argv = srun_attach_argv(found.slurm_job_id, inner,
-                                bin_dir=current_app.config.get("SLURM_BIN_DIR"))
+        argv = factory.attach_argv(current_app.config, found.slurm_job_id, inner)
         invoking = invoking_unix_user()
-        runner = make_scheduler(current_app.config).runner
+        runner = factory.make_runner(current_app.config)
         as_user = None if invoking == found.user.unix_user else found.user.unix_user
-    exec_attach(runner, argv, as_user)
+    factory.exec_attach(runner, argv, as_user)
 
 
 def register(main) -> None:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from adapters.factory import make_scheduler
 from portal import db
 from portal.services import (
     accounting_import,
@@ -35,7 +36,7 @@ from portal.services import (
     sessionsync,
     wallet,
 )
-from portal.slurm import make_scheduler
+from portal.services.core.backend import backend_for
 
 log = logging.getLogger("portal.worker")
 
@@ -67,10 +68,7 @@ class Cycle:
     @property
     def backend(self):
         if self._backend is None:
-            from adapters.userfiles import UserFiles
-            from portal.services.jobs import Backend
-
-            self._backend = Backend(self.scheduler, UserFiles(self.scheduler.runner))
+            self._backend = backend_for(self.scheduler)
         return self._backend
 
 

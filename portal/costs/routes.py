@@ -4,8 +4,8 @@ from flask import Response, abort, flash, redirect, render_template, request, se
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from adapters.billing_weights import format_weights, same_weights
 from adapters.errors import AdapterError
+from adapters.factory import format_weights, same_weights
 from portal.auth.decorators import admin_required
 from portal.config import REPO_ROOT
 from portal.costs.blueprint import bp

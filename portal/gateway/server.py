@@ -439,8 +439,8 @@ class Gateway:
         return await self._run_terminal(request, client, data, texts, grant)
 
     async def _run_terminal(self, request, client, data, texts, grant):
+        from adapters import factory
         from adapters.errors import AdapterError
-        from adapters.pty import TerminalProcess
 
         def size(name: str, default: int) -> int:
             try:
@@ -449,7 +449,7 @@ class Gateway:
                 return default
 
         try:
-            proc = await asyncio.to_thread(TerminalProcess, self.runner, list(data["argv"]),
+            proc = await asyncio.to_thread(factory.make_terminal, self.runner, list(data["argv"]),
                                            user=data["user"], rows=size("rows", 24),
                                            cols=size("cols", 80))
         except AdapterError as exc:
@@ -605,12 +605,12 @@ class _Stream:
 def gateway_for(flask_app, app_url: str, **kwargs) -> Gateway:
     """A gateway for this app: its secret, its cookie names and its command runner (the
     web terminal runs through the adapters, as the app's own terminal does)."""
-    from portal.slurm import make_scheduler
+    from adapters import factory
 
     config = flask_app.config
     cookies = {config.get("SESSION_COOKIE_NAME", "session"),
                config.get("REMEMBER_COOKIE_NAME", "remember_token")}
-    kwargs.setdefault("runner", make_scheduler(config).runner)
+    kwargs.setdefault("runner", factory.make_runner(config))
     return Gateway(app_url, config["SECRET_KEY"], cookies, **kwargs)
 
 

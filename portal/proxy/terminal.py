@@ -20,8 +20,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from simple_websocket import ConnectionClosed
 
+from adapters import factory
 from adapters.errors import AdapterError
-from adapters.pty import TerminalProcess, srun_attach_argv
+from adapters.factory import TerminalProcess
 from portal.net import client_address
 from portal.proxy import websocket
 from portal.proxy.blueprint import bp
@@ -31,7 +32,6 @@ from portal.services import proxy as rules
 from portal.services import sessions as svc
 from portal.services import sessionscript as scripts
 from portal.services.passwords import verify_password
-from portal.slurm import make_scheduler
 
 AUTH_TIMEOUT = 120.0
 
@@ -57,8 +57,8 @@ def terminal_command(session) -> tuple[str, list[str]]:
     """The owner's Unix user and the `srun --overlap --pty` argv of a terminal (also what
     the session gateway runs, from the app's signed decision: portal/gateway/internal.py)."""
     inner = scripts.terminal_argv(svc.script_input(session), session.shell)
-    return session.user.unix_user, srun_attach_argv(
-        session.slurm_job_id, inner, bin_dir=current_app.config.get("SLURM_BIN_DIR"))
+    return session.user.unix_user, factory.attach_argv(
+        current_app.config, session.slurm_job_id, inner)
 
 
 def _password_ok(ws, session) -> bool:
@@ -126,14 +126,14 @@ def terminal_ws(session_id: int):
     except ServiceError as exc:
         return _refusal(exc)
     owner, argv = terminal_command(session)
-    runner = make_scheduler(current_app.config).runner
+    runner = factory.make_runner(current_app.config)
     ws = websocket.accept()
     if not _password_ok(ws, session):
         websocket.close_quietly(ws, 4003, "wrong password")
         return websocket.finished(ws)
     try:
-        proc = TerminalProcess(runner, argv, user=owner, rows=_size("rows", 24),
-                               cols=_size("cols", 80))
+        proc = factory.make_terminal(runner, argv, user=owner, rows=_size("rows", 24),
+                                     cols=_size("cols", 80))
     except AdapterError as exc:
         ws.send(f"\r\n{_('The terminal could not start: %(error)s', error=exc.message)}\r\n"
                 .encode())

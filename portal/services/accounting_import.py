@@ -28,8 +28,9 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, insert, select, update
 
+from adapters import factory
 from adapters.errors import AdapterError, CommandTimeout
-from adapters.scheduler.accounting import AccountingRow, SlurmAccounting
+from adapters.factory import AccountingRow, SlurmAccounting
 from portal import db
 from portal.models import AccountingRecord, Job
 from portal.services.approvals import project_account
@@ -77,11 +78,8 @@ def import_new(scheduler=None, *, source: SlurmAccounting | None = None,
     or changed. Raises AdapterError when sacct cannot be asked (nothing changed)."""
     if source is None:
         if scheduler is None:
-            from portal.slurm import make_scheduler
-
-            scheduler = make_scheduler(current_app.config)
-        source = SlurmAccounting.from_scheduler(scheduler,
-                                                current_app.config.get("SLURM_OPERATOR"))
+            scheduler = factory.make_scheduler(current_app.config)
+        source = factory.make_accounting(scheduler, current_app.config)
     now = now or db.utcnow()
     return _import_window(source, window_start(now), None, now)
 

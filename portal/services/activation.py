@@ -20,10 +20,10 @@ from __future__ import annotations
 from flask import current_app, has_app_context, url_for
 from flask_babel import lazy_gettext as _l
 
-from adapters import unix
+from adapters import factory, unix
 from adapters import workspace as ws
 from adapters.errors import AdapterError
-from adapters.runner import CommandRunner
+from adapters.factory import CommandRunner
 from portal import db
 from portal.models import Activation, User
 from portal.services import ServiceError, audit
@@ -140,9 +140,7 @@ def activate(user: User) -> Activation:
 
 
 def _runner() -> CommandRunner:
-    config = current_app.config
-    return CommandRunner(run_as_prefix=config.get("RUN_AS_PREFIX"),
-                         timeout=float(config.get("COMMAND_TIMEOUT") or 30.0))
+    return factory.make_runner(current_app.config)
 
 
 def is_required() -> bool:

@@ -50,10 +50,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from adapters import factory
 from adapters.errors import AdapterError, CommandFailed
-from adapters.runner import CommandRunner
+from adapters.factory import CommandRunner, UserFiles
 from adapters.runtime import make_runtime
-from adapters.userfiles import UserFiles
 from portal import db
 from portal.models import CustomImage, Session
 from portal.models.sessions import SERVICES
@@ -128,9 +128,7 @@ def _services(data, default) -> list[str]:
 
 
 def _runner() -> CommandRunner:
-    config = current_app.config
-    return CommandRunner(run_as_prefix=config.get("RUN_AS_PREFIX"),
-                         timeout=float(config.get("COMMAND_TIMEOUT") or 30.0))
+    return factory.make_runner(current_app.config)
 
 
 def store_root() -> str:
@@ -189,7 +187,7 @@ def commit(user, session_id: int, data) -> CustomImage:
                            "not_writable")
     data_in = sessionsvc.script_input(session)
     root = data_in.writable_root
-    files = UserFiles(_runner())
+    files = factory.make_user_files(_runner())
     try:
         exists = files.size(data_in.user, root) is not None
     except AdapterError:
@@ -265,7 +263,7 @@ def _remove_files(image: CustomImage) -> None:
         try:
             image_store.remove(image.path)
         except image_store.UnsafeStore:
-            UserFiles(_runner()).remove_tree(image.owner_unix, image.path)
+            factory.make_user_files(_runner()).remove_tree(image.owner_unix, image.path)
     except (AdapterError, ValueError, OSError) as exc:
         raise ServiceError(_l("The image's files could not be removed: %(error)s",
                               error=getattr(exc, "message", None) or str(exc)),
@@ -382,7 +380,7 @@ def build(image_id: int) -> CustomImage:
     """Run one build to its end (ready or failed); called in the build thread."""
     image = db.session.get(CustomImage, image_id)
     runner = _runner()
-    files = UserFiles(runner)
+    files = factory.make_user_files(runner)
     user = image.owner_unix
     runtime = make_runtime(image.runtime)
     work = work_dir(image)
@@ -488,7 +486,7 @@ def _cleanup(image: CustomImage) -> None:
     """Remove the partial build (the owner's folder, as the owner; a half-stored file, as
     the portal); never raises."""
     try:
-        UserFiles(_runner()).remove_tree(image.owner_unix, work_dir(image))
+        factory.make_user_files(_runner()).remove_tree(image.owner_unix, work_dir(image))
     except (AdapterError, ValueError, OSError) as exc:
         log.warning("custom image %s: cleanup failed: %s", image.id, exc)
     try:

@@ -22,9 +22,10 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from adapters import factory
 from adapters.errors import AdapterError
-from adapters.scheduler.accounting import _TERMINAL_NAMES as TERMINAL
-from adapters.scheduler.accounting import JobUsage, SlurmAccounting
+from adapters.factory import TERMINAL_STATES as TERMINAL
+from adapters.factory import JobUsage, SlurmAccounting
 from portal import db
 from portal.models import Efficiency, Job, Session, SessionMetric
 
@@ -114,8 +115,7 @@ def collect(scheduler, now: datetime | None = None, source: SlurmAccounting | No
     todo = candidates(now)
     if not todo:
         return 0
-    source = source or SlurmAccounting.from_scheduler(
-        scheduler, current_app.config.get("SLURM_OPERATOR"))
+    source = source or factory.make_accounting(scheduler, current_app.config)
     ids = sorted({row.slurm_job_id for _, row in todo})
     db.session.commit()  # nothing open while sacct runs
     usage, problems = source.usage(ids)

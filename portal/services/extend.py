@@ -265,9 +265,9 @@ def _extend(kind: str, obj, hours: int, user, scheduler):
     if scheduler is None:
         from flask import current_app
 
-        from portal.slurm import make_scheduler
+        from adapters import factory
 
-        scheduler = make_scheduler(current_app.config)
+        scheduler = factory.make_scheduler(current_app.config)
     job_id, obj_id = obj.slurm_job_id, obj.id
     what = _l("session") if kind == "session" else _l("job")
     if not job_id:

@@ -256,9 +256,9 @@ def monitored_sessions(now: datetime) -> list[Session]:
 
 def worker_step(files=None, now: datetime | None = None) -> dict:
     """One ingestion pass over the monitored sessions; commits per session."""
-    from adapters.userfiles import UserFiles
+    from adapters import factory
 
-    files = files or UserFiles()
+    files = files or factory.make_user_files()
     now = now or utcnow()
     total = 0
     for session in monitored_sessions(now):

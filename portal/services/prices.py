@@ -49,8 +49,9 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from adapters.billing_weights import SlurmBillingWeights, same_weights
+from adapters import factory
 from adapters.errors import AdapterError
+from adapters.factory import same_weights
 from portal import db
 from portal.models import Price, User
 from portal.services import Forbidden, ServiceError, audit
@@ -210,11 +211,8 @@ def weights_source():
     fake = current_app.extensions.get("billing_weights")
     if fake is not None:
         return fake
-    from portal.slurm import make_scheduler
-
     config = current_app.config
-    return SlurmBillingWeights.from_scheduler(make_scheduler(config),
-                                              operator=config.get("SLURM_OPERATOR"))
+    return factory.make_billing_weights(factory.make_scheduler(config), config)
 
 
 def plan(source=None) -> dict[str, tuple[dict[str, str], dict[str, str]]]:

@@ -140,7 +140,7 @@ def partition_record(view: Mapping | None, partition: str | None) -> Mapping | N
 def slurm_weights(view: Mapping | None, partition: str | None) -> dict[str, str] | None:
     """The partition's weights as the cache read them; None when not known (no snapshot,
     or one taken before the cache kept weights, or text that cannot be read)."""
-    from adapters.billing_weights import parse_weights
+    from adapters.factory import parse_weights
 
     record = partition_record(view, partition)
     if record is None or "billing_weights" not in record:

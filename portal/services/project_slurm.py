@@ -22,9 +22,8 @@ from contextlib import contextmanager
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
-from adapters.accounts import SlurmAccounts
+from adapters import factory
 from adapters.errors import AdapterError, CommandTimeout, SlurmUnreachable
-from adapters.runner import CommandRunner
 from portal import db
 from portal.services import ServiceError
 
@@ -43,17 +42,7 @@ def get_accounts():
     config = current_app.config if has_app_context() else {}
     if has_app_context() and "accounts" in current_app.extensions:
         return current_app.extensions["accounts"]
-    runner = CommandRunner(
-        run_as_prefix=config.get("RUN_AS_PREFIX"),
-        timeout=float(config.get("COMMAND_TIMEOUT") or 30.0),
-    )
-    return SlurmAccounts(
-        runner=runner,
-        bin_dir=config.get("SLURM_BIN_DIR"),
-        cluster=config.get("SLURM_CLUSTER"),
-        operator=config.get("SLURM_OPERATOR"),
-        noop=bool(config.get("ACCOUNTS_DRY_RUN")),
-    )
+    return factory.make_accounts(config)
 
 
 def project_qos_name(account: str) -> str:
@@ -78,7 +67,7 @@ def per_user_tres(project) -> dict[str, int]:
 
 def qos_settings(project, current=None) -> dict:
     """The project QOS's settings; with `current` (a QosRecord) old TRES keys are cleared."""
-    from adapters.accounts import tres_update
+    from adapters.factory import tres_update
 
     grp, per_user = project_tres(project), per_user_tres(project)
     if current is not None:

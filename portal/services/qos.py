@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from adapters.accounts import QosRecord, tres_update
 from adapters.errors import AdapterError
+from adapters.factory import QosRecord, tres_update
 from portal.models import Project
 from portal.services import Forbidden, NotFound, ServiceError
 from portal.services import project_slurm as ps

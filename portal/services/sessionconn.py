@@ -146,15 +146,11 @@ def try_read(session: Session, files) -> bool:
 def node_address(host: str) -> str:
     """Where the portal reaches a session's node: Slurm's NodeAddr for it (issue #15: the
     node need not be this host, nor have a name this host resolves), else the name."""
-    from adapters.nodeaddr import node_address as lookup
-    from adapters.runner import CommandRunner
+    from adapters import factory
     from portal.services.core import backend
 
-    scheduler = backend.get_backend().scheduler
-    runner = getattr(scheduler, "runner", None)
-    if not isinstance(runner, CommandRunner):  # a fake backend: names are addresses
-        return host
-    return lookup(runner, host, bin_dir=getattr(scheduler, "bin_dir", None))
+    # a fake backend (no real runner): names are addresses
+    return factory.node_address(backend.get_backend().scheduler, host)
 
 
 def ssh_command(session: Session) -> str | None:

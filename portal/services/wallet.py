@@ -354,14 +354,9 @@ def get_budget_adapter():
     """`app.extensions["budget"]` when set (tests), else scontrol/sacctmgr as the operator."""
     if "budget" in current_app.extensions:
         return current_app.extensions["budget"]
-    from adapters.budget import SlurmBudget
-    from adapters.runner import CommandRunner
+    from adapters import factory
 
-    config = current_app.config
-    runner = CommandRunner(run_as_prefix=config.get("RUN_AS_PREFIX"),
-                           timeout=float(config.get("COMMAND_TIMEOUT") or 30.0))
-    return SlurmBudget(runner=runner, bin_dir=config.get("SLURM_BIN_DIR"),
-                       operator=config.get("SLURM_OPERATOR"))
+    return factory.make_budget(current_app.config)
 
 
 def budget_minutes(project: Project) -> int:

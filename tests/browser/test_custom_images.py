@@ -12,11 +12,11 @@ import uuid
 
 import pytest
 
+from adapters.factory import make_scheduler
 from adapters.runner import CommandRunner
 from portal import db, worker
 from portal.models import Session
 from portal.services import sessions
-from portal.slurm import make_scheduler
 from tests.browser.steps import login
 from tests.integration.sessions.sessionhelpers import remove_session_dirs, wait_for
 from tests.support.members import add_member

@@ -17,8 +17,8 @@ def name():
 
 
 def _cancel_all(app, prefix):
+    from adapters.factory import make_scheduler
     from adapters.runner import CommandRunner
-    from portal.slurm import make_scheduler
 
     for job in make_scheduler(app.config).info_all(user="alice"):
         if (job.name or "").startswith(prefix) and not job.state.is_terminal:

@@ -12,12 +12,12 @@ import uuid
 
 import pytest
 
+from adapters.factory import make_scheduler
 from adapters.runner import CommandRunner
 from adapters.sshd import ssh_probe
 from portal import db, worker
 from portal.gateway.server import Background, gateway_for
 from portal.services import keys, public_images
-from portal.slurm import make_scheduler
 from tests.browser.steps import login
 from tests.integration.sessions.sessionhelpers import JUPYTER_IMAGE, remove_session_dirs
 from tests.support.members import add_member

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.errors import AdapterError
+from adapters.factory import make_scheduler
 from adapters.runner import CommandRunner
 from adapters.scheduler import JobState
 from portal import db
@@ -34,7 +35,6 @@ from portal.services import jobs as jobsvc
 from portal.services.jobspec import parse_request
 from portal.services.projects import OPERATOR
 from portal.services.requestcheck import project_limits
-from portal.slurm import make_scheduler
 from tests.conftest import PASSWORD
 from tests.integration.jobs.jobhelpers import cycle, wait_for
 from tests.support.slurmaccounts import drop_accounts

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from adapters.factory import make_scheduler
 from adapters.runner import CommandRunner
 from portal import db
 from portal.models import CustomImage, ProjectRole, Session
 from portal.services import custom_images, sessions, tokens
 from portal.services import users as usersvc
 from portal.services.jobscript import container_argv
-from portal.slurm import make_scheduler
 from tests.integration.sessions.sessionhelpers import (
     add_member,
     cycle,

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.factory import make_scheduler
 from adapters.runner import CommandRunner
 from portal import db
 from portal.models import CustomImage, Session
@@ -33,7 +34,6 @@ from portal.services import ServiceError, custom_images
 from portal.services import sessions as sessionsvc
 from portal.services import users as usersvc
 from portal.services.jobscript import container_argv
-from portal.slurm import make_scheduler
 from tests.integration.sessions.sessionhelpers import (
     add_member,
     cycle,

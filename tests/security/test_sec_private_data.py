@@ -14,12 +14,12 @@ import secrets
 import pytest
 
 from adapters.errors import AdapterError
+from adapters.factory import make_scheduler
 from adapters.runner import CommandRunner
 from adapters.scheduler import JobState
 from portal import db
 from portal.models import Job
 from portal.services import jobs as jobsvc
-from portal.slurm import make_scheduler
 from tests.integration.jobs.jobhelpers import add_member, cycle, wait_for
 
 pytestmark = pytest.mark.integration

@@ -1,5 +1,6 @@
 """The outside world a job or session needs: Slurm and the users' files, and where a Unix
-account keeps its jobs. One configured runner serves both adapters."""
+account keeps its jobs. One configured runner serves both adapters; both come from the
+adapter factory (adapters/factory.py), like every other adapter the portal uses."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from adapters import unix
-from adapters.userfiles import UserFiles
+from adapters import factory, unix
+from adapters.factory import UserFiles
 from portal.services import ServiceError
-from portal.slurm import make_scheduler
 
 
 @dataclass
@@ -24,8 +24,12 @@ class Backend:
 
 def get_backend() -> Backend:
     """The Slurm adapter and the user-file adapter, sharing one configured runner."""
-    scheduler = make_scheduler(current_app.config)
-    return Backend(scheduler, UserFiles(scheduler.runner))
+    return backend_for(factory.make_scheduler(current_app.config))
+
+
+def backend_for(scheduler) -> Backend:
+    """`scheduler` (the worker's, or a test's fake) and the users' files through its runner."""
+    return Backend(scheduler, factory.make_user_files(scheduler.runner))
 
 
 def job_root(unix_user: str) -> tuple[str, str]:

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
+from adapters.factory import make_scheduler
 from adapters.runner import CommandRunner
 from portal import db
-from portal.slurm import make_scheduler
 from tests.integration.jobs.jobhelpers import cycle
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from adapters import runner as runner_mod
+from adapters.factory import make_scheduler
 from adapters.runner import CommandRunner
 from adapters.scheduler import JobSpec
 from adapters.sshd import ssh_probe
@@ -44,7 +45,6 @@ from portal.services import (
 )
 from portal.services import jobs as jobsvc
 from portal.services import users as usersvc
-from portal.slurm import make_scheduler
 from tests.integration.sessions.sessionhelpers import (
     JUPYTER_IMAGE,
     USER_AGENT,

@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
+from adapters.factory import make_scheduler
 from adapters.runner import CommandRunner
 from portal import db
 from portal.services import keys, public_images, whitelists
-from portal.slurm import make_scheduler
 from tests.integration.sessions.sessionhelpers import (
     JUPYTER_IMAGE,
     LiveServer,

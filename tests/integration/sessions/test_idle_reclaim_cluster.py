@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 
+from adapters.factory import make_scheduler
 from adapters.runner import CommandRunner
 from adapters.sshd import ssh_probe
 from portal import db
 from portal.models import Project, Session, SessionIdle, Whitelist
 from portal.services import idle, keys, monitoring, notify, sessions
 from portal.services import users as usersvc
-from portal.slurm import make_scheduler
 from tests.integration.sessions.sessionhelpers import cycle, session_row, wait_for
 from tests.support.receivers import smtp_server
 

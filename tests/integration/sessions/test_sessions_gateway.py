@@ -23,13 +23,13 @@ import aiohttp
 import pytest
 from simple_websocket import ConnectionError as Refused
 
+from adapters.factory import make_scheduler
 from adapters.runner import CommandRunner
 from portal import db
 from portal.gateway.server import Background, gateway_for
 from portal.models import Whitelist
 from portal.services import ServiceError, keys, public_images, sessions, whitelists
 from portal.services import users as usersvc
-from portal.slurm import make_scheduler
 from tests.integration.sessions.conftest import Portal
 from tests.integration.sessions.sessionhelpers import (
     JUPYTER_IMAGE,

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
+from adapters.factory import make_scheduler
 from portal import cli, cli_common, db
 from portal.models import Session
 from portal.services import public_images, sessions, tokens
 from portal.services import users as usersvc
-from portal.slurm import make_scheduler
 from tests.integration.sessions.sessionhelpers import Browser, cycle, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sessions-life")]

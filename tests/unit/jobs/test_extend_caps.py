@@ -198,13 +198,13 @@ def test_only_the_owner_and_only_running(app):
 def test_session_api_and_page_extend(app, client, monkeypatch):
     """POST /api/v1/sessions/<id>/extend and the page's Extend button: the same service; a
     chosen end time moves with the extension; someone else's session is not found."""
-    from portal import slurm as slurm_module
+    from adapters import factory
     from portal.models import Session
     from portal.services import tokens
     from tests.conftest import Auth, csrf_from
 
     fake = OperatorSlurm(job_id="88", limit=120)
-    monkeypatch.setattr(slurm_module, "make_scheduler", lambda config: fake)
+    monkeypatch.setattr(factory, "make_scheduler", lambda config: fake)
     with app.test_request_context():
         user = make_member("ursula")
         make_member("victor")
