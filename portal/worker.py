@@ -72,6 +72,44 @@ class Cycle:
         return self._backend
 
 
+@dataclass(frozen=True)
+class Step:
+    """A registered step: its name (in the heartbeat, the logs and the admin pages), what it
+    runs, and how often: `interval` seconds at least between two runs in this process
+    (None: every cycle). A step that is not due keeps its last result in the heartbeat."""
+
+    name: str
+    run: Callable[[Cycle], None]
+    interval: float | None = None
+
+
+# The registry, in order of registration: the cluster refresh first (the job/session/
+# schedule steps read its snapshot and skip when it failed), the wallet after the sacct
+# import it charges from. Adding a step is one `register` call (or `@step(...)`).
+STEPS: list[Step] = []
+
+
+def register(name: str, function: Callable[[Cycle], None], *,
+             interval: float | None = None) -> Step:
+    """Add `function` as the last step; names are unique (they key the heartbeat)."""
+    if any(s.name == name for s in STEPS):
+        raise ValueError(f"worker step {name!r} is already registered")
+    if interval is not None and interval <= 0:
+        raise ValueError(f"worker step {name!r}: interval must be positive or None")
+    registered = Step(name, function, interval)
+    STEPS.append(registered)
+    return registered
+
+
+def step(name: str, *, interval: float | None = None):
+    """Decorator form of `register`: the function below becomes the last step."""
+    def decorate(function: Callable[[Cycle], None]) -> Callable[[Cycle], None]:
+        register(name, function, interval=interval)
+        return function
+    return decorate
+
+
+@step("cluster")
 def _cluster(c: Cycle) -> None:
     """One squeue-class call set for everybody; the later steps read its snapshot."""
     c.snapshot = cluster.refresh(c.scheduler)
@@ -80,21 +118,28 @@ def _cluster(c: Cycle) -> None:
         raise StepFailed(c.snapshot.error)
 
 
+@step("jobs")
 def _jobs(c: Cycle) -> None:
     if result := jobsync.sync_jobs(c.backend, c.jobs):
         c.summary["jobs"] = result
 
 
+@step("schedules")
 def _schedules(c: Cycle) -> None:
     if result := schedrun.step(c.backend, c.jobs):
         c.summary["schedules"] = result
 
 
+@step("sessions")
 def _sessions(c: Cycle) -> None:
     if result := sessionsync.sync_sessions(c.backend, c.jobs):
         c.summary["sessions"] = result
 
 
+register("duplicates", duplicates.worker_step)  # issue #13: one Slurm job per portal job
+
+
+@step("approvals")
 def _approvals(c: Cycle) -> None:  # F11 orders waiting/closing; approved jobs re-checked
     result = approvals.worker_step(c.scheduler, c.jobs)
     c.summary.update(result)
@@ -102,14 +147,17 @@ def _approvals(c: Cycle) -> None:  # F11 orders waiting/closing; approved jobs r
         raise StepFailed(result["orders_error"])
 
 
+@step("monitoring")
 def _monitoring(c: Cycle) -> None:  # session samples into metric buckets
     c.summary.update(monitoring.worker_step())
 
 
+@step("custom_images")
 def _custom_images(c: Cycle) -> None:  # F4: start queued image builds
     c.summary.update(custom_images.worker_step())
 
 
+@step("project_expiry")
 def _project_expiry(c: Cycle) -> None:  # projects past their end date / before their start
     result = project_expiry.enforce_expiry()
     c.summary.update(result)
@@ -117,6 +165,7 @@ def _project_expiry(c: Cycle) -> None:  # projects past their end date / before 
         raise StepFailed("; ".join(result["expiry_errors"]))
 
 
+@step("accounting")
 def _accounting(c: Cycle) -> None:  # sacct import, then Slurm's billing weights
     result = accounting_import.worker_step(c.scheduler)
     c.summary.update(result)
@@ -124,6 +173,7 @@ def _accounting(c: Cycle) -> None:  # sacct import, then Slurm's billing weights
         raise StepFailed(error)
 
 
+@step("wallet")
 def _wallet(c: Cycle) -> None:  # charges (after the sacct import), budgets
     result = wallet.worker_step()
     c.summary.update(result)
@@ -131,24 +181,7 @@ def _wallet(c: Cycle) -> None:  # charges (after the sacct import), budgets
         raise StepFailed(result["wallet_error"])
 
 
-def _notifications(c: Cycle) -> None:  # e-mail and webhooks, each event once (issue #17)
-    from portal.services import notify
-
-    result = notify.worker_step()
-    c.summary.update(result)
-    if result.get("notifications_error"):
-        raise StepFailed(result["notifications_error"])
-
-
-def _idle_reclaim(c: Cycle) -> None:  # issue #17: warn and end idle sessions
-    from portal.services import idle
-
-    result = idle.worker_step(c.scheduler)
-    c.summary.update(result)
-    if result.get("idle_error"):
-        raise StepFailed(result["idle_error"])
-
-
+@step("efficiency")  # issue #17: after monitoring's samples, before "ended" notifications
 def _efficiency(c: Cycle) -> None:  # issue #17: what ended jobs used (sacct), once each
     from portal.services import efficiency
 
@@ -158,31 +191,31 @@ def _efficiency(c: Cycle) -> None:  # issue #17: what ended jobs used (sacct), o
         raise StepFailed(result["efficiency_error"])
 
 
+@step("idle_reclaim")  # issue #17: after monitoring's GPU samples
+def _idle_reclaim(c: Cycle) -> None:  # issue #17: warn and end idle sessions
+    from portal.services import idle
+
+    result = idle.worker_step(c.scheduler)
+    c.summary.update(result)
+    if result.get("idle_error"):
+        raise StepFailed(result["idle_error"])
+
+
+@step("notifications")  # issue #17: after the states and charges it reports
+def _notifications(c: Cycle) -> None:  # e-mail and webhooks, each event once (issue #17)
+    from portal.services import notify
+
+    result = notify.worker_step()
+    c.summary.update(result)
+    if result.get("notifications_error"):
+        raise StepFailed(result["notifications_error"])
+
+
+@step("start_estimates")  # issue #17: sbatch --test-only for the forms
 def _start_estimates(c: Cycle) -> None:  # when Slurm would start what a form shows
     from portal.services import startest
 
     c.summary.update(startest.worker_step(c.scheduler))
-
-
-# The registry, in order: the cluster refresh first (the job/session/schedule steps read its
-# snapshot and skip when it failed), the wallet after the sacct import it charges from.
-STEPS: list[tuple[str, Callable[[Cycle], None]]] = [
-    ("cluster", _cluster),
-    ("jobs", _jobs),
-    ("schedules", _schedules),
-    ("sessions", _sessions),
-    ("duplicates", duplicates.worker_step),  # issue #13: one Slurm job per portal job
-    ("approvals", _approvals),
-    ("monitoring", _monitoring),
-    ("custom_images", _custom_images),
-    ("project_expiry", _project_expiry),
-    ("accounting", _accounting),
-    ("wallet", _wallet),
-    ("efficiency", _efficiency),  # issue #17: after monitoring's samples, before "ended"
-    ("idle_reclaim", _idle_reclaim),  # issue #17: after monitoring's GPU samples
-    ("notifications", _notifications),  # issue #17: after the states and charges it reports
-    ("start_estimates", _start_estimates),  # issue #17: sbatch --test-only for the forms
-]
 
 
 def _reason(exc: BaseException) -> str:
@@ -227,21 +260,35 @@ class _Process:
 
     started_at: object = field(default_factory=db.utcnow)
     cycles: int = 0
+    last_run: dict = field(default_factory=dict)  # step name -> time.monotonic() it began
+    last_result: dict = field(default_factory=dict)  # step name -> its run_step result
+
+    def due(self, registered: Step, now: float) -> bool:
+        """True when `registered` runs this cycle: every cycle, or its interval is over."""
+        last = self.last_run.get(registered.name)
+        return registered.interval is None or last is None or now - last >= registered.interval
 
 
 _PROCESS = _Process()
 
 
 def run_cycle(app, interval: float | None = None) -> dict:
-    """One pass over STEPS, then the heartbeat; returns the summary (the services' keys plus
-    "steps": {name: {"ok", "seconds", "error"}} and "heartbeat_ok"). Never raises."""
+    """One pass over STEPS (those due), then the heartbeat; returns the summary (the
+    services' keys plus "steps": {name: {"ok", "seconds", "error"}} and "heartbeat_ok").
+    A step that is not due keeps its last result. Never raises."""
     interval = float(interval or app.config["WORKER_INTERVAL"])
     started_at, started = db.utcnow(), time.monotonic()
     with app.app_context():
         cycle = Cycle(scheduler=make_scheduler(app.config))
-        steps = {}
-        for name, function in STEPS:
-            steps[name] = run_step(name, function, cycle)
+        steps, skipped = {}, set()
+        for registered in STEPS:
+            name, now = registered.name, time.monotonic()
+            if not _PROCESS.due(registered, now):
+                steps[name] = _PROCESS.last_result[name]
+                skipped.add(name)
+                continue
+            _PROCESS.last_run[name] = now
+            steps[name] = _PROCESS.last_result[name] = run_step(name, registered.run, cycle)
             sd_notify("WATCHDOG=1")  # alive between steps too: only a stuck step goes quiet
         summary = {**cycle.summary, "steps": steps}
         _PROCESS.cycles += 1
@@ -254,10 +301,11 @@ def run_cycle(app, interval: float | None = None) -> dict:
             summary["heartbeat_ok"] = False
             log.exception("storing the heartbeat failed: %s", _reason(exc))
     seconds = time.monotonic() - started
-    failed = [name for name, step in steps.items() if not step["ok"]]
+    failed = [n for n, result in steps.items() if not result["ok"] and n not in skipped]
     log.log(logging.WARNING if failed or not summary["heartbeat_ok"] else logging.INFO,
             "cycle %d took %.3f s: %s%s", _PROCESS.cycles, seconds,
-            " ".join(f"{n}={s['seconds']:.3f}{'' if s['ok'] else '!'}" for n, s in steps.items()),
+            " ".join(f"{n}=-" if n in skipped else
+                     f"{n}={s['seconds']:.3f}{'' if s['ok'] else '!'}" for n, s in steps.items()),
             f"; failed: {', '.join(failed)}" if failed else "")
     return summary
 
@@ -289,7 +337,7 @@ def run_forever(app, interval: float | None = None) -> None:
         signal.signal(signum, lambda *_: stop.set())
     interval = float(interval or app.config["WORKER_INTERVAL"])
     log.info("worker started (pid %d, every %g s, steps: %s)", os.getpid(), interval,
-             ", ".join(name for name, _ in STEPS))
+             ", ".join(registered.name for registered in STEPS))
     sd_notify("READY=1")
     while not stop.is_set():
         try:

@@ -172,5 +172,5 @@ def test_only_admins_set_the_policy_and_bad_values_change_nothing(app, client, a
 
 
 def test_the_worker_registry_runs_idle_reclaim_before_notifications():
-    names = [name for name, _ in worker.STEPS]
+    names = [registered.name for registered in worker.STEPS]
     assert names.index("monitoring") < names.index("idle_reclaim") < names.index("notifications")

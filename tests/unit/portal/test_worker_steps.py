@@ -23,7 +23,7 @@ from portal import cli, cli_common, db, worker
 from portal.models import ClusterSnapshot, WorkerHeartbeat
 from portal.services import cluster, heartbeat
 
-NAMES = [name for name, _ in worker.STEPS]
+NAMES = [registered.name for registered in worker.STEPS]
 
 
 class FakeRunner:
@@ -66,7 +66,8 @@ def ran(monkeypatch):
             return function(cycle)
         return wrapped
 
-    monkeypatch.setattr(worker, "STEPS", [(n, spy(n, f)) for n, f in worker.STEPS])
+    monkeypatch.setattr(worker, "STEPS", [worker.Step(s.name, spy(s.name, s.run), s.interval)
+                                          for s in worker.STEPS])
     return calls
 
 
@@ -134,7 +135,8 @@ def test_a_raising_step_is_rolled_back_and_the_next_steps_commit(app, fake_slurm
         db.session.add(ClusterSnapshot(data=None, error="later step"))
         db.session.commit()
 
-    monkeypatch.setattr(worker, "STEPS", [("half", half_done), ("later", later)])
+    monkeypatch.setattr(worker, "STEPS", [worker.Step("half", half_done),
+                                          worker.Step("later", later)])
     summary = worker.run_cycle(app)
     assert summary["steps"]["half"]["error"] == "OperationalError: database is locked"
     assert summary["steps"]["later"]["ok"] and summary["heartbeat_ok"]
@@ -220,7 +222,7 @@ def test_late_means_three_intervals_plus_the_cycle(app, fake_slurm):
 
 def test_cluster_status_reports_a_late_worker(app, fake_slurm, monkeypatch):
     monkeypatch.setattr(cli_common, "make_app", lambda: app)
-    monkeypatch.setattr("portal.slurm.make_scheduler", lambda config: FakeScheduler())
+    monkeypatch.setattr("adapters.factory.make_scheduler", lambda config: FakeScheduler())
     runner = CliRunner()
 
     never = runner.invoke(cli.main, ["cluster", "status"])
@@ -245,7 +247,7 @@ def test_cluster_status_shows_failing_steps_even_when_slurm_is_down(app, monkeyp
     monkeypatch.setattr(worker, "make_scheduler", lambda config: DownScheduler())
     worker.run_cycle(app)
     monkeypatch.setattr(cli_common, "make_app", lambda: app)
-    monkeypatch.setattr("portal.slurm.make_scheduler", lambda config: DownScheduler())
+    monkeypatch.setattr("adapters.factory.make_scheduler", lambda config: DownScheduler())
     result = CliRunner().invoke(cli.main, ["cluster", "status"])
     assert result.exit_code == 1  # Slurm's own answer failed, as before
     assert "failed: cluster" in result.output
@@ -303,3 +305,81 @@ def test_admins_see_failing_steps(app, make_user, auth, client, monkeypatch):
     page = client.get("/jobs/").text
     assert 'data-testid="worker-steps-failed"' in page
     assert "<code>cluster</code> (slurmctld does not answer)" in page
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """An empty registry and a fresh process record, restored after the test."""
+    monkeypatch.setattr(worker, "STEPS", [])
+    monkeypatch.setattr(worker, "_PROCESS", worker._Process())
+    return worker.STEPS
+
+
+def test_one_registration_adds_a_step_that_runs_and_beats(app, fake_slurm, registry, caplog):
+    """Adding a step is one `@worker.step(...)`: it runs every cycle, in registration
+    order, and has its own entry in the heartbeat and the cycle's log line."""
+    calls = []
+    worker.register("first", lambda cycle: calls.append("first"))
+
+    @worker.step("reindex")
+    def reindex(cycle):
+        calls.append("reindex")
+        cycle.summary["reindexed"] = 3
+
+    caplog.set_level(logging.INFO, logger="portal.worker")
+    summary = worker.run_cycle(app, interval=10)
+    worker.run_cycle(app, interval=10)
+    assert calls == ["first", "reindex", "first", "reindex"]
+    assert summary["reindexed"] == 3 and summary["steps"]["reindex"]["ok"]
+    with app.app_context():
+        assert db.session.get(WorkerHeartbeat, heartbeat.NAME).steps["reindex"]["ok"]
+    assert any(re.search(r"first=\d+\.\d{3} reindex=\d+\.\d{3}", r.getMessage())
+               for r in caplog.records)
+    with pytest.raises(ValueError, match="already registered"):
+        worker.register("reindex", reindex)
+
+
+def test_a_failing_registered_step_stops_no_other(app, fake_slurm, registry, caplog):
+    ran = []
+
+    @worker.step("before")
+    def before(cycle):
+        ran.append("before")
+
+    @worker.step("broken")
+    def broken(cycle):
+        raise RuntimeError("disk full")
+
+    @worker.step("after")
+    def after(cycle):
+        ran.append("after")
+
+    summary = worker.run_cycle(app, interval=10)
+    assert ran == ["before", "after"]
+    assert summary["steps"]["broken"] == {**summary["steps"]["broken"], "ok": False,
+                                          "error": "RuntimeError: disk full"}
+    assert summary["steps"]["after"]["ok"] and summary["heartbeat_ok"]
+    raised = [r for r in caplog.records if r.getMessage().startswith("step broken raised")]
+    assert raised and raised[0].exc_info is not None  # with its traceback
+    assert re.search(r"raised after \d+\.\d{3} s", raised[0].getMessage())
+    formatted = worker.log_formatter().format(raised[0])
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ERROR ", formatted)
+
+
+def test_a_step_with_an_interval_runs_when_it_is_due(app, fake_slurm, registry, caplog):
+    """A step registered with an interval skips the cycles in between, keeping its last
+    result in the heartbeat; the others run every cycle."""
+    calls = []
+    worker.register("often", lambda cycle: calls.append("often"))
+    worker.register("hourly", lambda cycle: calls.append("hourly"), interval=3600)
+
+    caplog.set_level(logging.INFO, logger="portal.worker")
+    worker.run_cycle(app, interval=10)
+    second = worker.run_cycle(app, interval=10)  # seconds later: not due
+    worker._PROCESS.last_run["hourly"] -= 3600  # as if the hour had passed
+    worker.run_cycle(app, interval=10)
+    assert calls == ["often", "hourly", "often", "often", "hourly"]
+    assert second["steps"]["hourly"]["ok"]  # the last run's result, not a failure
+    assert any("hourly=-" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ValueError, match="interval"):
+        worker.register("never", lambda cycle: None, interval=0)
