@@ -6,8 +6,8 @@ of the event loop per piece, on the 2-core dev cluster a third of the CPU a rela
 there. splice(2) moves the socket's pages into a pipe and from the pipe to the other
 socket without them ever reaching this process, so the gateway's cost per download is a
 few system calls per pipeful (the pipe is sized to the read-ahead) and the kernel's TCP
-work, which any relay pays (bench/gateway_capacity.py: 25-38 ms of CPU per 100 MB against
-39-46 ms copying, socat 28-33 ms).
+work, which any relay pays (bench/gateway_capacity.py: 20-39 ms of CPU per 100 MB against
+39-46 ms copying, socat 28-35 ms).
 
 The sockets belong to asyncio transports, and the loop refuses add_reader/add_writer on a
 transport's descriptor; this works on duplicates of the two descriptors (the same sockets),
