@@ -147,7 +147,8 @@ def owner_gone(row, now: datetime) -> None:
     command): no sbatch ran and none will, the end is now and the row is settled at once.
     Died after: an orphaned sbatch may still be on its way (the dead process no longer
     kills it at its timeout), so the end is no earlier than the start plus COMMAND_TIMEOUT;
-    the row is settled SETTLE after that, as after any unanswered sbatch."""
+    the row is settled SETTLE after that, as after any unanswered sbatch (an orphan that
+    outlives even that and then submits is cancelled by the duplicate sweep)."""
     if row.slurm_job_id is not None or row.state != "submitting" \
             or row.submit_ended_at is not None:
         return
