@@ -25,8 +25,8 @@ from adapters.errors import (
     SlurmRejected,
     SlurmUnreachable,
 )
+from adapters.factory import sbatch_args
 from adapters.scheduler import JobSpec
-from adapters.scheduler.slurm import sbatch_args
 from portal import db
 from portal.models import Job, JobEvent, Membership, ProjectRole
 from portal.services import (

@@ -382,9 +382,9 @@ def worker_steps(scheduler, snapshot) -> dict:
     Returns only what happened (an empty dict for a quiet cycle); a failing step is
     logged and rolled back without stopping the other.
     """
-    from adapters.userfiles import UserFiles
+    from portal.services.core.backend import backend_for
 
-    backend = jobsvc.Backend(scheduler, UserFiles(scheduler.runner))
+    backend = backend_for(scheduler)
     jobs_data = snapshot.data["jobs"] if snapshot.data else None
     summary: dict = {}
     for key, function in (("jobs", jobsync.sync_jobs), ("schedules", step)):

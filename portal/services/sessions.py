@@ -21,8 +21,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from adapters.errors import AdapterError, CommandTimeout, SlurmRejected, SlurmUnreachable
+from adapters.factory import sbatch_args
 from adapters.scheduler import JobSpec
-from adapters.scheduler.slurm import sbatch_args
 from adapters.sshd import Sshd
 from portal import db
 from portal.models import Membership, ProjectRole, Session, Whitelist

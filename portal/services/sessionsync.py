@@ -23,7 +23,7 @@ from portal.models import Session
 from portal.services import audit, cluster, readystages, submission
 from portal.services import sessionconn as conn
 from portal.services import sessionscript as scripts
-from portal.services.core.backend import Backend
+from portal.services.core.backend import backend_for
 from portal.services.core.states import SESSION_OPEN as OPEN
 from portal.services.core.states import session_tag as tag_of
 from portal.services.jobsync import history_by_id, id_key, naive_utc
@@ -209,11 +209,9 @@ def _find_in_history(session: Session, backend) -> dict | None:
 def worker_step(scheduler, snapshot) -> dict:
     """The worker's session step for one cycle; {} when quiet. A failure is logged and
     rolled back, never raised (the other steps must still run)."""
-    from adapters.userfiles import UserFiles
-
     jobs = snapshot.data["jobs"] if snapshot.data else None
     try:
-        result = sync_sessions(Backend(scheduler, UserFiles(scheduler.runner)), jobs)
+        result = sync_sessions(backend_for(scheduler), jobs)
     except Exception as exc:  # noqa: BLE001 - one step's trouble must not stop the worker
         log.exception("worker step sessions failed")
         db.session.rollback()

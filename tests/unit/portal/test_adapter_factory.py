@@ -46,19 +46,13 @@ def concrete_imports(path: Path) -> list[str]:
     return found
 
 
-# Still importing sbatch_args / UserFiles directly while the tracked-job lifecycle (issue #18
-# item 2) rewrites them; they move to adapters.factory when it lands, and this goes.
-IN_FLIGHT = {"portal/services/jobs.py", "portal/services/sessions.py",
-             "portal/services/schedrun.py", "portal/services/sessionsync.py"}
-
-
 def test_no_portal_module_imports_a_concrete_adapter():
     offenders = {
         str(path.relative_to(PORTAL.parent)): names
         for path in sorted(PORTAL.rglob("*.py"))
         if (names := concrete_imports(path))
     }
-    assert set(offenders) <= IN_FLIGHT, "import these through adapters.factory instead"
+    assert offenders == {}, "import these through adapters.factory instead"
 
 
 def test_the_check_sees_function_level_and_package_imports(tmp_path):
