@@ -59,7 +59,7 @@ def test_batch_create_starts_later(app, page, live_server, fake):
     page.wait_for_url("**/sessions/")
     assert "2 sessions submitted." in page.inner_text("body")
     begins = {spec.begin.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-              for spec, _user in backend.scheduler.specs.values()}
+              for spec in backend.scheduler.specs.values()}
     assert begins == {utc} and len(backend.scheduler.specs) == 2
     with app.app_context():
         first = db.session.query(Session).filter_by(name="later-ursula-1").one().id

@@ -71,7 +71,7 @@ def test_member_declines_one_and_accepts_the_other(page, live_server, asked):
     page.click(f"[data-testid=acceptance][data-session-id='{second}'] [data-testid=accept]")
     page.wait_for_url(f"**/sessions/{second}")
     assert "submitted (Slurm job" in page.inner_text("body")
-    assert [user for _, user in fake.scheduler.specs.values()] == ["nobody"]
+    assert list(fake.scheduler.as_users.values()) == ["nobody"]
     page.goto(f"{live_server}/sessions/")
     assert page.locator("[data-testid=acceptance]").count() == 0
 

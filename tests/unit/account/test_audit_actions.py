@@ -20,8 +20,7 @@ from portal.services import (
 from portal.services import jobs as jobsvc
 from portal.services import sessions as sessvc
 from tests.support.fakes import FakeFiles
-from tests.unit.jobs.conftest import FakeScheduler as JobScheduler
-from tests.unit.sessions.sessionfakes import FakeScheduler as SessionScheduler
+from tests.support.fakescheduler import FakeScheduler
 from tests.unit.sessions.sessionfakes import FakeSshd, make_member, session_data
 
 JOB = {"name": "train-1", "cpus": "1", "mem_gb": "1", "image": "base", "command": "true"}
@@ -45,8 +44,8 @@ def test_login_logout_and_failed_login_are_recorded(app, auth, make_user):
 def test_every_create_and_delete_is_recorded(app, ctx, cluster_side, monkeypatch):
     app.config["IMAGE_CHECK_PATH"] = False
     app.config["ACTIVATION_REQUIRED"] = False
-    jobs_backend = jobsvc.Backend(JobScheduler(), FakeFiles())
-    sessions_backend = jobsvc.Backend(SessionScheduler(), FakeFiles())
+    jobs_backend = jobsvc.Backend(FakeScheduler(), FakeFiles())
+    sessions_backend = jobsvc.Backend(FakeScheduler(first_id=500), FakeFiles())
     monkeypatch.setattr(jobsvc, "get_backend", lambda: jobs_backend)
     monkeypatch.setattr(sessvc, "get_backend", lambda: sessions_backend)
     monkeypatch.setattr(sessvc, "Sshd", FakeSshd)

@@ -11,6 +11,7 @@ from portal import db, worker
 from portal.models import AuditEvent, NotificationSent, Session, SessionIdle
 from portal.services import idle, monitoring
 from portal.services.users import create_user
+from tests.support.fakescheduler import FakeScheduler
 from tests.support.members import make_member
 from tests.unit.account.test_notify_delivery import mailing, smtp  # noqa: F401 - fixtures
 
@@ -31,12 +32,12 @@ def _parse(text):
     return module.parse_nvidia_csv(text)
 
 
-class FakeScheduler:
-    def __init__(self):
-        self.deleted = []
-
-    def delete(self, job_id, *, as_user):
-        self.deleted.append((job_id, as_user))
+def _slurm() -> FakeScheduler:
+    """Slurm running the three sessions' jobs (see _world) for alice."""
+    fake = FakeScheduler()
+    for jid in ("700", "701", "702"):
+        fake.add(jid, user="alice")
+    return fake
 
 
 def _samples(session_id, start, minutes_busy, minutes_idle):
@@ -87,7 +88,7 @@ def test_the_worker_warns_then_ends_an_idle_gpu_session_from_recorded_samples(ap
         idle.forget_memo()
         assert idle.touch(used.id, "terminal", now=now - timedelta(minutes=5))
         assert not idle.touch(used.id, "terminal")  # coarse: no second write this minute
-        scheduler = FakeScheduler()
+        scheduler = _slurm()
         first = _step(scheduler, now + timedelta(seconds=30))
         assert first == {"idle_warned": 1}, first
         assert _step(scheduler, now + timedelta(minutes=1)) == {}  # sent once
@@ -96,7 +97,7 @@ def test_the_worker_warns_then_ends_an_idle_gpu_session_from_recorded_samples(ap
         assert idle.touch(used.id, "terminal", now=now + timedelta(minutes=20))
         ended = _step(scheduler, now + timedelta(minutes=31))
         assert ended == {"idle_ended": 1}, ended
-        assert scheduler.deleted == [("700", "alice")]
+        assert scheduler.cancelled == [("700", "alice")]
         db.session.expire_all()
         assert db.session.get(Session, gpu.id).state == "deleting"
         assert db.session.get(Session, used.id).state == "running"  # used via its terminal
@@ -115,9 +116,9 @@ def test_a_gpu_session_without_telemetry_is_left_alone(app, mailing):  # noqa: F
     with app.test_request_context():
         now = db.utcnow()
         _world(now)
-        scheduler = FakeScheduler()
+        scheduler = _slurm()
         _step(scheduler, now + timedelta(hours=5))
-        assert ("702", "alice") not in scheduler.deleted
+        assert ("702", "alice") not in scheduler.cancelled
 
 
 def test_banner_and_keep_on_the_session_page(app, client, auth, mailing):  # noqa: F811
@@ -125,7 +126,7 @@ def test_banner_and_keep_on_the_session_page(app, client, auth, mailing):  # noq
         now = db.utcnow()
         _ursula, gpu, _used, _blind = _world(now)
         gpu_id = gpu.id
-        _step(FakeScheduler(), now)
+        _step(_slurm(), now)
     auth.login("ursula")
     page = client.get(f"/sessions/{gpu_id}").get_data(as_text=True)
     assert 'data-testid="idle-banner"' in page and 'data-testid="idle-keep"' in page

@@ -1,106 +1,15 @@
-"""Fakes for the outside world of jobs: a Slurm that keeps jobs in a dict, and a
-workspace that keeps files in a dict. The services under test are the real ones."""
+"""Fixtures of the jobs unit tests: the one fake Slurm (tests/support/fakescheduler.py)
+and a workspace that keeps files in a dict. The services under test are the real ones."""
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import replace
-from datetime import UTC, datetime
-
 import pytest
 
-from adapters.errors import JobNotFound
-from adapters.scheduler import JobInfo, JobState
 from portal import db
-from portal.services import cluster
 from portal.services import jobs as jobsvc
 from tests.support.fakes import FakeFiles
+from tests.support.fakescheduler import FakeScheduler
 from tests.support.members import make_member
-
-TERMINAL = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT}
-
-
-class FakeScheduler:
-    """Just enough of SlurmScheduler: submit, look up, cancel; `calls` counts commands."""
-
-    def __init__(self):
-        self.jobs: dict[str, JobInfo] = {}
-        self.specs: dict[str, object] = {}
-        self.ids = itertools.count(1000)
-        self.calls: list[str] = []
-        self.fail_submit: Exception | None = None
-        self.runner = None
-
-    # -- what the services call
-    def submit(self, spec, *, as_user):
-        self.calls.append("sbatch")
-        if self.fail_submit is not None:
-            raise self.fail_submit
-        jid = str(next(self.ids))
-        self.jobs[jid] = JobInfo(
-            id=jid, name=spec.job_name, user=as_user, state=JobState.QUEUED,
-            slurm_state="PENDING", account=spec.account, partition=spec.partition,
-            reason="BeginTime" if spec.begin else "Priority", comment=spec.comment,
-            submit_time=datetime.now(UTC),
-        )
-        self.specs[jid] = spec
-        return jid
-
-    def submit_idempotent(self, spec, *, as_user, tag):
-        return self.submit(replace(spec, comment=tag), as_user=as_user)
-
-    def info_all(self, *, job_ids=None, **_):
-        self.calls.append("squeue")
-        jobs = list(self.jobs.values())
-        return [j for j in jobs if job_ids is None or j.id in set(job_ids)]
-
-    def history(self, job_ids=None, *, since=None, user=None):
-        self.calls.append("sacct")
-        return [j for j in self.jobs.values() if job_ids is None or j.id in set(job_ids)]
-
-    def find_by_comment(self, tag, *, user=None):
-        self.calls.append("squeue")
-        found = [j for j in self.jobs.values() if j.comment == tag]
-        return found[-1] if found else None
-
-    def operator_cancel(self, job_id):
-        self.calls.append("scancel-operator")
-        job = self.jobs.get(job_id)
-        if job is not None and job.state not in TERMINAL:
-            job.state, job.slurm_state = JobState.CANCELLED, "CANCELLED"
-            job.end_time = datetime.now(UTC)
-
-    def delete(self, job_id, *, as_user):
-        self.calls.append("scancel")
-        if job_id not in self.jobs:
-            raise JobNotFound(f"job {job_id} not found")
-        job = self.jobs[job_id]
-        if job.state not in TERMINAL:
-            job.state, job.slurm_state = JobState.CANCELLED, "CANCELLED"
-            job.end_time = datetime.now(UTC)
-
-    # -- test helpers
-    def set_state(self, jid, state: JobState, *, node="vm", exit_code=None, reason=None):
-        job = self.jobs[jid]
-        job.state, job.slurm_state = state, state.value.upper()
-        if state in (JobState.RUNNING, JobState.COMPLETED, JobState.FAILED):
-            job.start_time = job.start_time or datetime.now(UTC)
-            job.nodes = [node]
-        if state in TERMINAL:
-            job.end_time = datetime.now(UTC)
-            job.exit_code, job.exit_signal = exit_code, 0 if exit_code is not None else None
-        job.reason = reason
-
-    def snapshot(self) -> list[dict]:
-        return [cluster._plain(j) for j in self.jobs.values()]
-
-    def pending(self, prefix=""):
-        return [j for j in self.jobs.values()
-                if j.state in (JobState.QUEUED, JobState.QUEUED_HELD)
-                and (j.name or "").startswith(prefix)]
-
-    def count(self, command):
-        return self.calls.count(command)
 
 
 def controller_answered(at=None):

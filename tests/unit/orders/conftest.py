@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-from adapters.errors import JobNotFound
 from adapters.scheduler import JobState
 from portal import db
 from portal.services import jobs as jobsvc
 from tests.support.fakes import FakeFiles
+from tests.support.fakescheduler import FakeScheduler
 from tests.support.members import make_member
 from tests.unit.projects.fake_accounts import FakeAccounts
 
 
-def _jobs_fakes():
-    """The jobs tests' fake Slurm, loaded by path (conftest modules share one name)."""
-    path = Path(__file__).resolve().parents[1] / "jobs" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("jobs_fakes_for_orders", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-FakeScheduler = _jobs_fakes().FakeScheduler
-
-
 class OperatorScheduler(FakeScheduler):
-    """The jobs fake plus the operator commands approvals use; its jobs carry the
+    """The one fake Slurm plus the operator commands approvals use; its jobs carry the
     requested GPUs, CPUs, memory and time as squeue shows them (approvals compare them)."""
 
     def submit(self, spec, *, as_user):
@@ -61,11 +46,6 @@ class OperatorScheduler(FakeScheduler):
         self.calls.append(f"cancel {job_id}")
         if job_id in self.jobs:
             self.set_state(job_id, JobState.CANCELLED)
-
-    def info(self, job_id, *, as_user=None):
-        if job_id not in self.jobs:
-            raise JobNotFound(f"job {job_id} not found")
-        return self.jobs[job_id]
 
 
 @pytest.fixture

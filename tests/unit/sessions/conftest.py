@@ -28,7 +28,7 @@ def fresh_proxy_decisions():
 
 @pytest.fixture
 def backend(app, monkeypatch):
-    fake = jobsvc.Backend(FakeScheduler(), FakeFiles())
+    fake = jobsvc.Backend(FakeScheduler(first_id=500), FakeFiles())
     monkeypatch.setattr(svc, "get_backend", lambda: fake)
     monkeypatch.setattr(core_backend, "get_backend", lambda: fake)  # sessionconn.node_address
     monkeypatch.setattr(svc, "Sshd", FakeSshd)

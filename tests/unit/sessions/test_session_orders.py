@@ -16,7 +16,7 @@ def test_session_order_and_approval_hold(world):
     big = svc.create_session(world["ursula"], {**data, "name": "lab-2", "gpu_model": "a100",
                                                "gpu_count": "2"})
     specs = world["backend"].scheduler.specs
-    assert not specs[small.slurm_job_id][0].hold and specs[big.slurm_job_id][0].hold
+    assert not specs[small.slurm_job_id].hold and specs[big.slurm_job_id].hold
     orders = {o.ref_id: o for o in db.session.query(Order).filter_by(kind="session")}
     assert orders[small.id].approval == "none"
     assert orders[big.id].approval == "pending" and orders[big.id].reason == data["reason"]

@@ -60,8 +60,8 @@ def test_custom_image_waits_for_the_member_public_starts_at_once(world):
     theirs = next(s for s in created if s.user_id == ursula.id)
     assert theirs.slurm_job_id is None and not theirs.directory
     # nothing of ursula's reached Slurm or her home
-    assert [u for _, u in backend.scheduler.specs.values()] == ["nobody"]
-    assert not any(theirs.uuid in str(spec.comment) for spec, _ in
+    assert list(backend.scheduler.as_users.values()) == ["nobody"]
+    assert not any(theirs.uuid in str(spec.comment) for spec in
                    backend.scheduler.specs.values())
     assert not [p for p in backend.files.files if "course-ursula" in p or
                 f"/{theirs.id}-" in p]
@@ -83,7 +83,8 @@ def test_accept_submits_as_the_member(world):
         sessionaccept.accept(mona, theirs.id)
     session = sessionaccept.accept(ursula, theirs.id)
     assert session.state == "pending" and session.slurm_job_id
-    spec, as_user = backend.scheduler.specs[session.slurm_job_id]
+    spec = backend.scheduler.specs[session.slurm_job_id]
+    as_user = backend.scheduler.as_users[session.slurm_job_id]
     assert as_user == "nobody" and spec.comment == svc.tag_of(session)
     with pytest.raises(ServiceError) as again:
         sessionaccept.accept(ursula, theirs.id)

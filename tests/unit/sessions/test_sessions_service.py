@@ -39,7 +39,7 @@ def test_create_records_writes_and_submits_as_the_owner(world):
     ursula, backend = world["ursula"], world["backend"]
     session = svc.create_session(ursula, session_data(gpu_model="a100", gpu_count="1"))
     assert session.state == "pending" and session.slurm_job_id == "500"
-    spec, as_user = backend.scheduler.specs["500"]
+    spec, as_user = backend.scheduler.specs["500"], backend.scheduler.as_users["500"]
     assert as_user == "nobody" and spec.account == "proja"
     assert spec.comment == f"portal-session-{session.uuid}"
     assert spec.time == 120 and spec.gres == "gpu:a100:1" and spec.mem == "4G"
@@ -129,7 +129,7 @@ def test_unreachable_slurm_keeps_it_submitting_for_the_worker(world):
 def test_begin_time_is_passed_to_slurm(world):
     begin = (datetime.now() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
     session = svc.create_session(world["ursula"], session_data(start="at", begin_at=begin))
-    spec, _ = world["backend"].scheduler.specs[session.slurm_job_id]
+    spec = world["backend"].scheduler.specs[session.slurm_job_id]
     assert spec.begin is not None and session.begin_at is not None
 
 
@@ -191,7 +191,7 @@ def test_batch_create_by_a_manager_submits_as_each_member(world):
     owners = {s.name: s.user.username for s in created}
     assert owners["course-ursula-2"] == "ursula"
     assert all(s.created_by_id == mona.id for s in created)
-    assert [u for _, u in world["backend"].scheduler.specs.values()] == ["nobody"] * 3
+    assert list(world["backend"].scheduler.as_users.values()) == ["nobody"] * 3
     with pytest.raises(Forbidden):
         batch.batch_create(ursula, session_data(name="x"), {"ursula": 1})
 

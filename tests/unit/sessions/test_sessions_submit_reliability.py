@@ -53,7 +53,8 @@ def test_an_unanswered_session_is_503_then_adopted_or_failed_never_resubmitted(w
 def test_the_sweep_cancels_a_second_job_of_one_session(world):
     backend = world["backend"]
     session = svc.create_session(world["ursula"], session_data())
-    spec, user = backend.scheduler.specs[session.slurm_job_id]
+    spec, user = (backend.scheduler.specs[session.slurm_job_id],
+                  backend.scheduler.as_users[session.slurm_job_id])
     extra = backend.scheduler.submit(spec, as_user=user)  # the same --comment
     backend.scheduler.operator_cancel = lambda jid: backend.scheduler.delete(jid, as_user="op")
     assert duplicates.sweep(backend, backend.scheduler.snapshot()) == {"cancelled": 1}
