@@ -12,19 +12,11 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from adapters.errors import (
-    AdapterError,
-    CommandTimeout,
-    JobNotFound,
-    SlurmRejected,
-    SlurmUnreachable,
-)
 from adapters.factory import sbatch_args
 from adapters.scheduler import JobSpec
 from portal import db
@@ -37,8 +29,7 @@ from portal.services import (
     audit,
     cluster,
     idempotency,
-    outage,
-    submission,
+    tracked,
 )
 from portal.services import jobscript as scripts
 from portal.services.core.backend import Backend, get_backend, job_root
@@ -101,9 +92,7 @@ def create_job(user, data: Mapping, *, template=None, backend: Backend | None = 
     return job
 
 
-def submission_uncertain(job: Job) -> bool:
-    """True when the job's sbatch got no answer and the worker has not resolved it yet."""
-    return job.state == "submitting" and job.slurm_job_id is None and bool(job.error)
+submission_uncertain = tracked.uncertain  # sbatch got no answer, not resolved yet
 
 
 def uncertain_message(job: Job) -> str:
@@ -226,9 +215,8 @@ def _time_limit(job: Job) -> int | None:
 
 
 def launch(job: Job, backend: Backend, *, begin=None, dependency=None, keep_rejected=False):
-    """Write the files and submit `job` exactly once, in the three steps of
-    portal/services/submission.py: plan and commit (the tag is on record first), run the
-    commands with no database transaction open, record the answer in a new transaction.
+    """Write the files and submit `job` exactly once: the tracked-job lifecycle
+    (portal/services/tracked.py) with a job's plan, events and words.
 
     On refusal the row is deleted (or kept as "failed" with `keep_rejected`) and
     ServiceError raised: "slurm_rejected" with Slurm's words, or a 503 naming the outage
@@ -238,71 +226,54 @@ def launch(job: Job, backend: Backend, *, begin=None, dependency=None, keep_reje
     """
     if job.partition is None:
         job.partition = _partition(job)
-    unix_user = job.user.unix_user
-    try:
-        with db.session.no_autoflush:  # reads only: no write lock while images are checked
-            spec, files = plan(job, begin=begin, dependency=dependency)
-            # over threshold: held (the GPUs of all its nodes count)
-            spec = approvals.gate(spec, job.project, job.gpu_count * (job.node_count or 1))
-    except (ServiceError, AdapterError, ValueError) as exc:
-        _rejected(job, backend, exc, keep_rejected, unix_user, files_written=False)
-    result = submission.attempt(job, lambda: write_files(backend, files), backend.scheduler,
-                                spec, as_user=unix_user, tag=tag_of(job))
-    submission.reload(job)
-    if result.uncertain is not None:
-        if job.slurm_job_id is None:
-            submission.mark_uncertain(job, result.uncertain)
-            event(job, "submit_uncertain", message=job.error)
-        db.session.commit()
-        return job
-    if result.refused is not None:
-        _rejected(job, backend, result.refused, keep_rejected, unix_user,
-                  files_written=result.files_written)
-    deleted_meanwhile = job.state == "cancelled"
-    job.slurm_job_id = result.slurm_id
-    job.state, job.error, job.submit_ended_at = "pending", None, None
-    job.submitted_at = db.utcnow()
-    event(job, "submitted", slurm_job_id=result.slurm_id,
-          begin=begin.isoformat() if begin else None)
-    db.session.commit()
-    if deleted_meanwhile:  # the owner deleted it while sbatch ran: cancel what sbatch made
-        try:
-            cancel(job, backend)
-            db.session.commit()
-        except ServiceError as exc:
-            log.warning("job %s was deleted while submitting; cancel failed: %s", job.id,
-                        exc.message)
-    return job
+    return tracked.launch(job, backend, _JobLaunch(begin, dependency),
+                          keep_rejected=keep_rejected)
 
 
-def _rejected(job: Job, backend: Backend, exc: BaseException, keep: bool, unix_user,
-              files_written: bool = True):
-    """Nothing reached Slurm (or Slurm said no): keep the row as "failed" or delete it, then
-    remove the files (a command: after the commit) and raise the ServiceError."""
-    message = getattr(exc, "message", None) or str(exc)
-    if keep:
-        job.state, job.error, job.upcoming = "failed", str(message), False
-        event(job, "rejected", message=str(message))
-        db.session.commit()
-    else:
-        directory = job.directory
-        db.session.delete(job)
-        db.session.commit()
-        if files_written and directory and unix_user:
-            try:
-                backend.files.remove_tree(unix_user, directory)
-            except (AdapterError, ValueError):
-                pass  # nothing to clean, or not ours to clean
-    if isinstance(exc, ServiceError):
-        raise exc
-    if isinstance(exc, SlurmUnreachable | CommandTimeout) and files_written:
-        raise outage.unavailable(exc, _l("Nothing was submitted; run the job again when "
-                                         "Slurm is back.")) from None
-    if isinstance(exc, SlurmRejected):
-        raise ServiceError(_l("Slurm refused the job: %(message)s", message=message),
-                           "slurm_rejected")
-    code = exc.code if isinstance(exc, ServiceError) else "slurm_rejected"
-    raise ServiceError(_l("The job could not be prepared: %(message)s", message=message), code)
+class _JobLaunch(tracked.Launch):
+    """A batch job through tracked.launch: held for approval over the GPU threshold,
+    events on its history, kept as "failed" when a schedule's run is refused."""
+
+    noun = "job"
+
+    def __init__(self, begin, dependency):
+        self.begin, self.dependency = begin, dependency
+
+    def tag(self, job: Job) -> str:
+        return tag_of(job)
+
+    def plan(self, job: Job):
+        spec, files = plan(job, begin=self.begin, dependency=self.dependency)
+        # over threshold: held (the GPUs of all its nodes count)
+        spec = approvals.gate(spec, job.project, job.gpu_count * (job.node_count or 1))
+        return spec, lambda backend: write_files(backend, files)
+
+    def uncertain(self, job: Job) -> None:
+        event(job, "submit_uncertain", message=job.error)
+
+    def deleted_meanwhile(self, job: Job) -> bool:
+        return job.state == "cancelled"
+
+    def submitted(self, job: Job) -> None:
+        event(job, "submitted", slurm_job_id=job.slurm_job_id,
+              begin=self.begin.isoformat() if self.begin else None)
+
+    def keep_rejected(self, job: Job, message: str) -> None:
+        job.state, job.error, job.upcoming = "failed", message, False
+        event(job, "rejected", message=message)
+
+    def cancel(self, job: Job, backend: Backend) -> None:
+        cancel(job, backend)
+
+    def retry_later(self):
+        return _l("Nothing was submitted; run the job again when Slurm is back.")
+
+    def refused(self, message: str):
+        return _l("Slurm refused the job: %(message)s", message=message)
+
+    def unprepared(self, message: str) -> ServiceError:
+        return ServiceError(_l("The job could not be prepared: %(message)s", message=message),
+                            "slurm_rejected")
 
 
 def event(job: Job, kind: str, at=None, **details) -> JobEvent:
@@ -335,27 +306,10 @@ def get_job(user, job_id: int) -> Job:
 
 def cancel(job: Job, backend: Backend) -> None:
     """scancel as the owner; a job Slurm no longer knows is fine. Raises ServiceError."""
-    try:
-        backend.scheduler.delete(job.slurm_job_id, as_user=job.user.unix_user)
-    except JobNotFound:
-        pass
-    except SlurmRejected as exc:
-        raise ServiceError(exc.message, "slurm_rejected") from None
-    except AdapterError as exc:
-        raise outage.unavailable(exc) from None
+    tracked.scancel(job, backend, job.user.unix_user)
     event(job, "cancel_requested")
 
 
 def find_submitted(job: Job, backend: Backend) -> dict | None:
-    """The Slurm job carrying `job`'s tag, live or finished, as a plain dict, or None.
-
-    Asks squeue, then sacct since the job was recorded. Raises AdapterError when either
-    cannot answer (then nobody may resubmit: the job may exist).
-    """
-    tag = tag_of(job)
-    found = backend.scheduler.find_by_comment(tag, user=job.user.unix_user)
-    if found is None:
-        since = job.created_at.replace(tzinfo=UTC) - timedelta(minutes=1)
-        past = backend.scheduler.history(since=since, user=job.user.unix_user)
-        found = next((j for j in past if j.comment == tag), None)
-    return cluster._plain(found) if found is not None else None
+    """The Slurm job carrying `job`'s tag, live or finished (tracked.find_by_tag)."""
+    return tracked.find_by_tag(job, tag_of(job), backend)

@@ -10,55 +10,21 @@ transition (held, started on <node>, and how it ended, with exit code and reason
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from adapters.errors import AdapterError
 from portal import db
 from portal.models import Job
-from portal.services import cluster, submission
 from portal.services import jobs as jobsvc
+from portal.services import tracked
+from portal.services.tracked import history_by_id, id_key, naive_utc  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
 LOST_AFTER = timedelta(minutes=10)
 SACCT_LAG = timedelta(minutes=2)
 ENDED = {"completed", "failed", "cancelled", "timeout", "node_fail", "preempted"}
-
-
-def naive_utc(value) -> datetime | None:
-    """An ISO string or aware datetime from Slurm as a naive UTC datetime."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if value.tzinfo is None:
-        value = value.astimezone()  # Slurm's local time
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def index_jobs(snapshot_jobs: list[dict] | None) -> tuple[dict, dict]:
-    """(by Slurm id, by portal tag) for the snapshot's job dicts. A tag maps to its first
-    (lowest id) job: the one a row adopts; later ones are duplicates (duplicates.py)."""
-    by_id, by_tag = {}, {}
-    for info in snapshot_jobs or []:
-        by_id[info["id"]] = info
-        comment = info.get("comment") or ""
-        if comment.startswith(jobsvc.TAG_PREFIX):
-            known = by_tag.get(comment)
-            if known is None or id_key(info["id"]) < id_key(known["id"]):
-                by_tag[comment] = info
-    return by_id, by_tag
-
-
-def id_key(slurm_id: str) -> tuple[int, str]:
-    """Slurm ids in submission order ("99" before "100")."""
-    head = "".join(ch for ch in str(slurm_id).split("_")[0] if ch.isdigit())
-    return (int(head) if head else 0, str(slurm_id))
 
 
 def _nodes(job: Job, state: str, nodes: list[str]) -> list[str]:
@@ -105,110 +71,68 @@ def open_jobs() -> list[Job]:
 
 
 def sync_jobs(backend, snapshot_jobs: list[dict] | None, now: datetime | None = None) -> dict:
-    """One pass over every open job. Never raises for Slurm trouble; returns counts."""
+    """One pass over every open job (tracked.sync). Never raises for Slurm trouble."""
     if snapshot_jobs is None:
         return {}
-    now = now or db.utcnow()
-    by_id, by_tag = index_jobs(snapshot_jobs)
-    changed, ask_history = 0, []
-    # The rows' changes are written at the commit, after every squeue/sacct look-up: a
-    # flush in between would hold SQLite's write lock while Slurm answers (issue #13).
-    with db.session.no_autoflush:
-        for job in open_jobs():
-            if job.slurm_job_id is None:
-                changed += _recover(job, backend, by_tag, now)
-                continue
-            info = by_id.get(job.slurm_job_id)
-            if info is not None and jobsvc.portal_state(info["state"]) not in ENDED:
-                changed += apply(job, info)
-            else:
-                ask_history.append((job, info))
-        if ask_history:
-            changed += _from_history(backend, ask_history, now)
-    db.session.commit()
-    return {"changed": changed} if changed else {}
+    return tracked.sync(open_jobs(), backend, POLL, snapshot_jobs, now, log)
 
 
-def history_by_id(backend, slurm_ids: list, what: str, logger: logging.Logger) -> dict | None:
-    """sacct's records of `slurm_ids` as plain dicts by Slurm id (jobs and sessions).
+class _JobPoll(tracked.Poll):
+    """A batch job in the worker's sync: squeue's word is final while it has not ended;
+    an ended one's exit code comes from sacct (squeue's word only when sacct still lacks
+    it SACCT_LAG after the end); a job neither knows for LOST_AFTER is "lost"."""
 
-    None, after a warning on `logger`, when sacct fails: the caller then changes nothing
-    (`what` names the rows in the warning). Raises nothing for Slurm trouble.
-    """
-    try:
-        found = backend.scheduler.history(slurm_ids)
-    except AdapterError as exc:
-        logger.warning("sacct failed, %s states stay as they were: %s", what, exc.message)
-        return None
-    return {info.id: cluster._plain(info) for info in found}
+    noun = "job"
 
+    def tag(self, job: Job) -> str:
+        return jobsvc.tag_of(job)
 
-def _from_history(backend, pending: list[tuple[Job, dict | None]], now: datetime) -> int:
-    """Ended jobs from sacct (with exit codes). squeue's word is used only when sacct
-    still lacks a job SACCT_LAG after it ended; a job neither knows becomes "lost"."""
-    by_id = history_by_id(backend, [job.slurm_job_id for job, _ in pending], "job", log)
-    if by_id is None:
-        return 0
-    changed = 0
-    for job, live in pending:
-        info = by_id.get(job.slurm_job_id)
+    def wait_for_scheduler(self, job: Job, info: dict | None) -> bool:
+        # Schedule runs are left to the schedule step (it holds the schedule's lock).
+        return info is None and job.schedule_id is not None
+
+    def adopt(self, job: Job, info: dict, now: datetime, backend=None) -> None:
+        adopt(job, info, now)
+
+    def never_submitted(self, job: Job, now: datetime) -> None:
+        not_submitted(job)
+
+    def final_in_squeue(self, info: dict | None) -> bool:
+        return info is not None and jobsvc.portal_state(info["state"]) not in ENDED
+
+    def from_squeue(self, job: Job, info: dict, backend, now: datetime) -> int:
+        return int(apply(job, info))
+
+    def from_history(self, job: Job, info: dict | None, live: dict | None, backend,
+                     now: datetime) -> int:
         if info is None and live is not None:
             ended = naive_utc(live.get("end_time"))
             info = live if ended is None or ended < now - SACCT_LAG else None
             if info is None:
-                continue
+                return 0
         if info is not None:
-            changed += apply(job, info)
-        elif (job.submitted_at or job.created_at) < now - LOST_AFTER:
+            return int(apply(job, info))
+        if tracked.unheard_of(job, now, LOST_AFTER):
             job.state, job.reason = "lost", "Slurm has no record of this job"
             jobsvc.event(job, "lost")
-            changed += 1
-    return changed
-
-
-def _recover(job: Job, backend, by_tag: dict, now: datetime) -> int:
-    """A job recorded but not known to be submitted: adopt it by its tag, or — only once
-    Slurm can no longer process its sbatch request (submission.is_settled) and neither squeue
-    nor sacct knows the tag — mark it as never submitted. Never resubmitted here (issue
-    #13: a resubmission after a lost answer made one job two). Schedule runs are left to
-    the schedule step (it holds the schedule's lock).
-    """
-    info = by_tag.get(jobsvc.tag_of(job))
-    if info is None and job.schedule_id is not None:
+            return 1
         return 0
-    verdict, info = submission.resolve(job, info, lambda: jobsvc.find_submitted(job, backend),
-                                       now)
-    if verdict == "adopt":
-        adopt(job, info, now)
-        return 1
-    if verdict == "gone":
-        not_submitted(job)
-        return 1
-    return 0
+
+
+POLL = _JobPoll()
+
+
+def _from_history(backend, pending: list[tuple[Job, dict | None]], now: datetime) -> int:
+    """Jobs squeue did not settle, from one sacct call (the second half of sync_jobs)."""
+    return POLL.settle(backend, pending, now, log)
 
 
 def look_up_now(job: Job | None, backend=None) -> bool:
-    """A job recorded without a Slurm id whose submitting process is gone (an API retry
-    took its Idempotency-Key over, issue #13): ask Slurm for its tag now instead of at the
-    worker's next cycle, and adopt what it has. Never submits; when Slurm does not have it
-    (yet) or cannot answer, the worker decides as always (`_recover`). Nothing is open in
-    the database while squeue/sacct run. Returns whether the job was adopted."""
+    """Adopt a job whose submitting process is gone by its tag now (tracked.look_up_now);
+    called by the API when a retry takes an Idempotency-Key over. Never submits."""
     if job is None or job.slurm_job_id or job.state != "submitting":
         return False
-    db.session.commit()
-    try:
-        info = jobsvc.find_submitted(job, backend or jobsvc.get_backend())
-    except AdapterError as exc:
-        log.warning("cannot look up job %s by its tag: %s", job.id, exc.message)
-        return False
-    if info is None:
-        return False
-    db.session.refresh(job)
-    if job.slurm_job_id is not None or job.state != "submitting":
-        return False  # the worker was quicker
-    adopt(job, info, db.utcnow())
-    db.session.commit()
-    return True
+    return tracked.look_up_now(job, backend or jobsvc.get_backend(), POLL)
 
 
 def not_submitted(job: Job) -> None:

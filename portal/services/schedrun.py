@@ -34,7 +34,7 @@ from sqlalchemy import or_, select, update
 from adapters.errors import AdapterError
 from portal import db
 from portal.models import Job, Schedule, ScheduleEvent
-from portal.services import ServiceError, approvals, cluster, jobsync, submission
+from portal.services import ServiceError, approvals, cluster, jobsync, tracked
 from portal.services import crontime as ct
 from portal.services import jobs as jobsvc
 from portal.services.core.membership import refuse_archived
@@ -114,7 +114,7 @@ def step(backend, snapshot_jobs: list[dict] | None, now: datetime | None = None)
     if snapshot_jobs is None:
         return {}
     now = now or db.utcnow()
-    by_id, by_tag = jobsync.index_jobs(snapshot_jobs)
+    by_id, by_tag = tracked.index(snapshot_jobs)
     rows = db.session.execute(
         select(Schedule.id, Schedule.status, Schedule.locked_until, Job.slurm_job_id, Job.id)
         .outerjoin(Job, (Job.schedule_id == Schedule.id) & Job.upcoming.is_(True))
@@ -213,14 +213,14 @@ def _classify(schedule, job, backend, by_id, by_tag, now) -> str:
 
 def _resolve_unsubmitted(schedule, job, backend, by_id, by_tag, now) -> str | None:
     """A run recorded without a Slurm id: adopt it by tag, or submit it again — but only
-    once Slurm can no longer process its earlier sbatch request (submission.is_settled,
-    issue #13); until then it is "unknown" and nothing is submitted."""
+    once Slurm can no longer process its earlier sbatch request (tracked.verdict, issue
+    #13); until then it is "unknown" and nothing is submitted."""
     info = (by_tag or {}).get(jobsvc.tag_of(job))
     # No sbatch was ever started for a run without `submit_started_at` (the attempt records
     # it before any command, and this schedule's lease keeps others off): it needs no wait.
     never_started = job.submit_started_at is None
-    verdict, info = submission.resolve(job, info, lambda: jobsvc.find_submitted(job, backend),
-                                       now, settled=True if never_started else None)
+    verdict, info = tracked.verdict(job, jobsvc.tag_of(job), info, backend, now,
+                                    settled=True if never_started else None)
     if verdict == "wait":
         return "unknown"
     if verdict == "adopt":

@@ -20,7 +20,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from adapters.errors import AdapterError, CommandTimeout, SlurmRejected, SlurmUnreachable
+from adapters.errors import AdapterError
 from adapters.factory import sbatch_args
 from adapters.scheduler import JobSpec
 from adapters.sshd import Sshd
@@ -36,7 +36,7 @@ from portal.services import (
     outage,
     proxy,
     sessionwithdraw,
-    submission,
+    tracked,
 )
 from portal.services import keys as keysvc
 from portal.services import sessionscript as scripts
@@ -213,9 +213,8 @@ def _aware(value):
 
 
 def launch(session: Session, backend: Backend) -> Session:
-    """Write the files and submit exactly once, in the three steps of
-    portal/services/submission.py (issue #13): plan and commit, run the commands with no
-    database transaction open, record the answer in a new transaction.
+    """Write the files and submit exactly once: the tracked-job lifecycle
+    (portal/services/tracked.py) with a session's plan and words.
 
     On refusal the row and its directory are removed and ServiceError raised (a 503 naming
     the outage when Slurm could not be reached at all); when Slurm does not answer it
@@ -224,42 +223,41 @@ def launch(session: Session, backend: Backend) -> Session:
     """
     if session.partition is None:
         session.partition = _partition(session)
-    unix_user = session.user.unix_user
-    try:
-        with db.session.no_autoflush:  # reads only: no write lock while images are checked
-            spec, write = plan(session)
-            spec = approvals.gate(spec, session.project, session.gpu_count)  # held if needed
-    except (ServiceError, AdapterError, ValueError) as exc:
-        _rejected(session, backend, exc, unix_user, files_written=False)
-    result = submission.attempt(session, lambda: write(backend), backend.scheduler, spec,
-                                as_user=unix_user, tag=tag_of(session))
-    submission.reload(session)
-    if result.uncertain is not None:
-        if session.slurm_job_id is None:
-            submission.mark_uncertain(session, result.uncertain)
-        db.session.commit()
-        return session
-    if result.refused is not None:
-        _rejected(session, backend, result.refused, unix_user,
-                  files_written=result.files_written)
-    deleted_meanwhile = session.state == "ended" and session.slurm_job_id is None
-    session.slurm_job_id, session.error, session.submit_ended_at = result.slurm_id, None, None
-    session.state, session.submitted_at = "pending", db.utcnow()
-    db.session.commit()
-    if deleted_meanwhile:  # deleted while sbatch ran: cancel what sbatch made
-        try:
-            _cancel(session, backend, as_user=unix_user)
-            db.session.commit()
-        except ServiceError as exc:
-            log.warning("session %s was deleted while submitting; cancel failed: %s",
-                        session.id, exc.message)
-    return session
+    return tracked.launch(session, backend, LAUNCH)
 
 
-def submission_uncertain(session: Session) -> bool:
-    """True when the session's sbatch got no answer and the worker has not resolved it."""
-    return (session.state == "submitting" and session.slurm_job_id is None
-            and bool(session.error))
+class _SessionLaunch(tracked.Launch):
+    """A session through tracked.launch: held for approval over the GPU threshold,
+    removed when refused (a session is never kept as a failed request)."""
+
+    noun = "session"
+
+    def tag(self, session: Session) -> str:
+        return tag_of(session)
+
+    def plan(self, session: Session):
+        spec, write = plan(session)
+        return approvals.gate(spec, session.project, session.gpu_count), write  # held?
+
+    def deleted_meanwhile(self, session: Session) -> bool:
+        return session.state == "ended" and session.slurm_job_id is None
+
+    def cancel(self, session: Session, backend: Backend) -> None:
+        _cancel(session, backend, as_user=session.user.unix_user)
+
+    def retry_later(self):
+        return _l("Nothing was submitted; create the session again when Slurm is back.")
+
+    def refused(self, message: str):
+        return _l("Slurm refused the session: %(message)s", message=message)
+
+    def unprepared(self, message: str) -> ServiceError:
+        return ServiceError(_l("The session could not be prepared: %(message)s",
+                               message=message), "prepare_failed")
+
+
+LAUNCH = _SessionLaunch()
+submission_uncertain = tracked.uncertain  # sbatch got no answer, not resolved yet
 
 
 def uncertain_message(session: Session) -> str:
@@ -268,29 +266,6 @@ def uncertain_message(session: Session) -> str:
                   "recorded and will not be submitted twice: the portal looks it up by its "
                   "tag and shows within a few minutes whether Slurm accepted it. Do not "
                   "create it again before then.", id=session.id, error=session.error))
-
-
-def _rejected(session: Session, backend: Backend, exc: BaseException, unix_user=None,
-              files_written: bool = True):
-    message = getattr(exc, "message", None) or str(exc)
-    directory = session.directory
-    db.session.delete(session)
-    db.session.commit()
-    if files_written and directory and unix_user:  # a command: after the commit
-        try:
-            backend.files.remove_tree(unix_user, directory)
-        except (AdapterError, ValueError):
-            pass  # nothing to clean, or not ours to clean
-    if isinstance(exc, ServiceError):
-        raise exc
-    if isinstance(exc, SlurmUnreachable | CommandTimeout) and files_written:
-        raise outage.unavailable(exc, _l("Nothing was submitted; create the session again "
-                                         "when Slurm is back.")) from None
-    if isinstance(exc, SlurmRejected):
-        raise ServiceError(_l("Slurm refused the session: %(message)s", message=message),
-                           "slurm_rejected")
-    raise ServiceError(_l("The session could not be prepared: %(message)s", message=message),
-                       "prepare_failed")
 
 
 def visible_sessions(user, membership: Membership | None = None, limit: int = 500):
@@ -355,12 +330,7 @@ def _cancel(session: Session, backend: Backend, as_user: str) -> None:
             session.state, session.ended_at = "ended", db.utcnow()
             return
         session.slurm_job_id = found.id
-    try:
-        backend.scheduler.delete(session.slurm_job_id, as_user=as_user)
-    except SlurmRejected as exc:
-        raise ServiceError(exc.message, "slurm_rejected") from None
-    except AdapterError as exc:
-        raise outage.unavailable(exc) from None
+    tracked.scancel(session, backend, as_user)
     session.state, session.delete_requested_at = "deleting", db.utcnow()
 
 

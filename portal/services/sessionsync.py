@@ -20,13 +20,13 @@ from sqlalchemy import select
 from adapters.errors import AdapterError
 from portal import db
 from portal.models import Session
-from portal.services import audit, cluster, readystages, submission
+from portal.services import audit, readystages, tracked
 from portal.services import sessionconn as conn
 from portal.services import sessionscript as scripts
 from portal.services.core.backend import backend_for
 from portal.services.core.states import SESSION_OPEN as OPEN
 from portal.services.core.states import session_tag as tag_of
-from portal.services.jobsync import history_by_id, id_key, naive_utc
+from portal.services.tracked import naive_utc
 
 log = logging.getLogger(__name__)
 
@@ -100,39 +100,10 @@ def open_sessions() -> list[Session]:
 
 
 def sync_sessions(backend, snapshot_jobs: list[dict] | None, now: datetime | None = None) -> dict:
-    """One pass over every open session. Never raises for Slurm trouble; returns counts."""
+    """One pass over every open session (tracked.sync). Never raises for Slurm trouble."""
     if snapshot_jobs is None:
         return {}
-    now = now or db.utcnow()
-    by_id = {j["id"]: j for j in snapshot_jobs}
-    by_tag: dict = {}
-    for job in sorted(snapshot_jobs, key=lambda j: id_key(j["id"]), reverse=True):
-        if job.get("comment"):
-            by_tag[job["comment"]] = job  # the first (lowest id) job with a tag wins
-    changed, ask_history = 0, []
-    sessions = open_sessions()
-    # The rows' changes are written at the commit, after every command (squeue, sacct,
-    # scancel, file reads): a flush in between would hold SQLite's write lock while they
-    # run (issue #13).
-    with db.session.no_autoflush:
-        for session in sessions:
-            if session.slurm_job_id is None:
-                changed += _adopt(session, by_tag.get(tag_of(session)), backend, now)
-                continue
-            info = by_id.get(session.slurm_job_id)
-            if info is None or info.get("state") in ("unknown", "completing"):
-                # Gone from squeue, or ending: sacct already has the final state (an
-                # scancel from a login node is CANCELLED there at once): this cycle.
-                ask_history.append((session, info))
-                continue
-            # squeue's word is final for a session (the exit code does not matter here).
-            changed += apply(session, info, backend)
-            if info.get("state") in ACTIVE_SLURM:
-                changed += _past_end(session, backend, now)
-        if ask_history:
-            changed += _from_history(backend, ask_history, now)
-    db.session.commit()
-    return {"changed": changed} if changed else {}
+    return tracked.sync(open_sessions(), backend, POLL, snapshot_jobs, now, log)
 
 
 def _past_end(session: Session, backend, now: datetime) -> int:
@@ -149,61 +120,53 @@ def _past_end(session: Session, backend, now: datetime) -> int:
     return 1
 
 
-def _from_history(backend, pending: list, now: datetime) -> int:
-    """Jobs squeue no longer shows, from sacct in one call; "ended" if nobody knows them
-    for LOST_AFTER (a controller that cannot answer changes nothing)."""
-    by_id = history_by_id(backend, [s.slurm_job_id for s, _ in pending], "session", log)
-    if by_id is None:
-        return 0
-    changed = 0
-    for session, _live in pending:
-        info = by_id.get(session.slurm_job_id)
-        if info is not None and info.get("state") not in ACTIVE_SLURM:
-            changed += apply(session, info, backend)
-        elif info is None and (session.submitted_at or session.created_at) < now - LOST_AFTER:
-            session.state, session.ended_at = "ended", now
-            session.error = "Slurm has no record of this session's job"
-            changed += 1
-    return changed
-
-
-def _adopt(session: Session, info: dict | None, backend, now: datetime) -> int:
-    """A session recorded but not known to be submitted: adopt its job by tag, or fail it.
-
-    Sessions are never resubmitted behind the user's back. A submission whose sbatch got
-    no answer becomes "failed" only once Slurm can no longer process that request
-    (submission.is_settled, issue #13) and neither squeue nor sacct knows its tag.
+class _SessionPoll(tracked.Poll):
+    """A session in the worker's sync: squeue's word is final (the exit code does not
+    matter here) unless the job left squeue or is ending — sacct then has the final state
+    (an scancel from a login node is CANCELLED there at once); a session past its chosen
+    end time is cancelled; one nobody knows for LOST_AFTER has "ended". Never resubmitted
+    behind the user's back: an unanswered submission fails only once Slurm can no longer
+    process it (submission.is_settled, issue #13) and neither squeue nor sacct has its tag.
     """
-    verdict, info = submission.resolve(session, info, lambda: _look_up(session, backend), now)
-    if verdict == "adopt":
+
+    noun = "session"
+
+    def tag(self, session: Session) -> str:
+        return tag_of(session)
+
+    def adopt(self, session: Session, info: dict, now: datetime, backend) -> None:
         session.slurm_job_id, session.error = info["id"], None
         session.submit_ended_at = None
         session.submitted_at = session.submitted_at or now
         session.state = "pending" if session.state == "submitting" else session.state
         apply(session, info, backend)
-        return 1
-    if verdict == "gone":
+
+    def never_submitted(self, session: Session, now: datetime) -> None:
         session.state, session.ended_at = "failed", now
         session.error = ("The submission never reached Slurm (its controller did not "
                          "answer), so nothing runs. Create the session again.")
-        return 1
-    return 0
+
+    def final_in_squeue(self, info: dict | None) -> bool:
+        return info is not None and info.get("state") not in ("unknown", "completing")
+
+    def from_squeue(self, session: Session, info: dict, backend, now: datetime) -> int:
+        changed = int(apply(session, info, backend))
+        if info.get("state") in ACTIVE_SLURM:
+            changed += _past_end(session, backend, now)
+        return changed
+
+    def from_history(self, session: Session, info: dict | None, live: dict | None, backend,
+                     now: datetime) -> int:
+        if info is not None and info.get("state") not in ACTIVE_SLURM:
+            return int(apply(session, info, backend))
+        if info is None and tracked.unheard_of(session, now, LOST_AFTER):
+            session.state, session.ended_at = "ended", now
+            session.error = "Slurm has no record of this session's job"
+            return 1
+        return 0
 
 
-def _look_up(session: Session, backend) -> dict | None:
-    found = backend.scheduler.find_by_comment(tag_of(session), user=session.user.unix_user)
-    return cluster._plain(found) if found is not None else _find_in_history(session, backend)
-
-
-def _find_in_history(session: Session, backend) -> dict | None:
-    tag = tag_of(session)
-    since = session.created_at - timedelta(minutes=1)
-    from datetime import UTC
-
-    past = backend.scheduler.history(since=since.replace(tzinfo=UTC),
-                                     user=session.user.unix_user)
-    found = next((j for j in past if j.comment == tag), None)
-    return cluster._plain(found) if found is not None else None
+POLL = _SessionPoll()
 
 
 def worker_step(scheduler, snapshot) -> dict:
