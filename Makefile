@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 CLUSTER := etc/devcluster/cluster.sh
 PYTEST_ARGS ?=
+# Tests start hundreds of Python processes (portal servers, workers, the CLI): each loads
+# the portal's modules from their bytecode cache instead of compiling them again.
+unexport PYTHONDONTWRITEBYTECODE
 
 # PostgreSQL is the production database (SQLite the embedded default): these tests also run
 # on a real one, a private server etc/devcluster/pgtest.sh starts (one database, emptied
