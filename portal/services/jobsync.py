@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from adapters.scheduler.values import parse_tres
 from portal import db
 from portal.models import Job
 from portal.services import jobs as jobsvc
@@ -110,6 +111,8 @@ class _JobPoll(tracked.Poll):
             info = live if ended is None or ended < now - SACCT_LAG else None
             if info is None:
                 return 0
+        if info is not None and not _nodes_recorded(info, now):
+            return 0
         if info is not None:
             return int(apply(job, info))
         if tracked.unheard_of(job, now, LOST_AFTER):
@@ -120,6 +123,21 @@ class _JobPoll(tracked.Poll):
 
 
 POLL = _JobPoll()
+
+
+def _nodes_recorded(info: dict, now: datetime) -> bool:
+    """Whether sacct's record of an ended job lists all its nodes. slurmdbd first records
+    a multi-node job's end with only its first node in NodeList (measured on the multi-node
+    dev cluster: `COMPLETED|gpu1|…,node=2` for 1–5 s, then `gpu[1-2]`), and an ended row is
+    never read again, so such a record waits for the next cycle, for at most SACCT_LAG."""
+    try:
+        allocated = int(parse_tres(info.get("tres")).get("node") or 0)
+    except ValueError:
+        return True
+    if allocated <= len(info.get("nodes") or []):
+        return True
+    ended = naive_utc(info.get("end_time"))
+    return ended is not None and ended < now - SACCT_LAG
 
 
 def _from_history(backend, pending: list[tuple[Job, dict | None]], now: datetime) -> int:

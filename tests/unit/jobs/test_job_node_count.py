@@ -207,3 +207,30 @@ def test_the_form_shows_the_node_field_and_its_price_counts_every_node(
     one = client.get(ask).json
     two = client.get(ask + "&node_count=2").json
     assert Decimal(two["hourly"]) == 2 * Decimal(one["hourly"]) > 0
+
+
+def test_an_ended_two_node_job_waits_for_sacct_to_record_both_nodes(app):
+    """slurmdbd first records a 2-node job's end with NodeList `gpu1` and `node=2` in its
+    TRES (measured on the multi-node dev cluster); the row waits for the full record, and
+    takes the short one only once SACCT_LAG has passed."""
+    from types import SimpleNamespace
+
+    from adapters.scheduler import JobInfo, JobState
+    from portal.services import jobsync
+
+    ended = db.utcnow().replace(microsecond=0)
+    record = JobInfo(id="41", name="n2", user="alice", state=JobState.COMPLETED,
+                     slurm_state="COMPLETED", nodes=["gpu1"], exit_code=0,
+                     tres="billing=2,cpu=2,mem=1000M,node=2", end_time=ended)
+    backend = SimpleNamespace(scheduler=SimpleNamespace(history=lambda ids: [record]))
+    with app.test_request_context():
+        job = Job(state="running", slurm_job_id="41", nodes="gpu1", node_count=2)
+        assert jobsync._from_history(backend, [(job, None)], ended) == 0
+        assert job.state == "running"
+        record.nodes = ["gpu1", "gpu2"]
+        jobsync._from_history(backend, [(job, None)], ended)
+        assert (job.state, job.nodes) == ("completed", "gpu1,gpu2")
+        record.nodes = ["gpu1"]
+        late = Job(state="running", slurm_job_id="41", nodes=None, node_count=2)
+        jobsync._from_history(backend, [(late, None)], ended + jobsync.SACCT_LAG * 2)
+        assert (late.state, late.nodes) == ("completed", "gpu1")
