@@ -33,10 +33,7 @@ def replay_or_claim():
     if isinstance(outcome, idem.Claim):
         return None
     if outcome.status is None:  # the first request died after making this object
-        if outcome.resource and outcome.resource.startswith("job:"):
-            from portal.services import jobsync
-
-            jobsync.look_up_now(idem.load(outcome.resource))  # by its tag; never resubmits
+        _look_up(outcome.resource)
         response = _render(outcome.resource)
     else:
         response = Response(outcome.body, status=outcome.status, mimetype="application/json")
@@ -58,6 +55,20 @@ def forget(exc=None):
     claim = g.pop("idempotency_claim", None)
     if claim is not None:
         idem.finish(claim, 500, "")
+
+
+def _look_up(resource: str | None) -> None:
+    """A job or session the dead first request made is looked up by its tag now and
+    adopted (or failed, when Slurm can no longer get it); never submitted again."""
+    kind = (resource or "").partition(":")[0]
+    if kind == "job":
+        from portal.services import jobsync
+
+        jobsync.look_up_now(idem.load(resource))
+    elif kind == "session":
+        from portal.services import sessionsync
+
+        sessionsync.look_up_now(idem.load(resource))
 
 
 def _render(resource: str | None):

@@ -146,8 +146,9 @@ def _from_history(backend, pending: list[tuple[Job, dict | None]], now: datetime
 
 
 def look_up_now(job: Job | None, backend=None) -> bool:
-    """Adopt a job whose submitting process is gone by its tag now (tracked.look_up_now);
-    called by the API when a retry takes an Idempotency-Key over. Never submits."""
+    """Settle a job whose submitting process is gone now (tracked.look_up_now: adopt it
+    by its tag, or fail it when Slurm can no longer get it); called by the API when a
+    retry takes an Idempotency-Key over. Never submits."""
     if job is None or job.slurm_job_id or job.state != "submitting":
         return False
     return tracked.look_up_now(job, backend or jobsvc.get_backend(), POLL)

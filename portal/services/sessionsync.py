@@ -23,6 +23,7 @@ from portal.models import Session
 from portal.services import audit, readystages, tracked
 from portal.services import sessionconn as conn
 from portal.services import sessionscript as scripts
+from portal.services.core import backend as core_backend
 from portal.services.core.backend import backend_for
 from portal.services.core.states import SESSION_OPEN as OPEN
 from portal.services.core.states import session_tag as tag_of
@@ -167,6 +168,15 @@ class _SessionPoll(tracked.Poll):
 
 
 POLL = _SessionPoll()
+
+
+def look_up_now(session: Session | None, backend=None) -> bool:
+    """Settle a session whose submitting process is gone now (tracked.look_up_now: adopt
+    its Slurm job by its tag, or fail it when Slurm can no longer get it); called by the
+    API when a retry takes an Idempotency-Key over (issue #13). Never submits."""
+    if session is None or session.slurm_job_id or session.state != "submitting":
+        return False
+    return tracked.look_up_now(session, backend or core_backend.get_backend(), POLL)
 
 
 def worker_step(scheduler, snapshot) -> dict:

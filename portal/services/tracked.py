@@ -240,24 +240,26 @@ def recover(row, info: dict | None, backend, kind: Poll, now: datetime) -> int:
 
 def look_up_now(row, backend, kind: Poll) -> bool:
     """A row recorded without a Slurm id whose submitting process is gone (an API retry
-    took its Idempotency-Key over, issue #13): ask Slurm for its tag now instead of at the
-    worker's next cycle, and adopt what it has. Never submits; when Slurm does not have it
-    (yet) or cannot answer, the worker decides as always (`recover`). Nothing is open in
-    the database while squeue/sacct run. Returns whether the row was adopted."""
+    took its Idempotency-Key over, issue #13): the worker's verdict now instead of at its
+    next cycle — adopt what Slurm has under the row's tag, or, when Slurm can no longer
+    get it (its process died before any sbatch: submission.owner_gone), give up on it.
+    Never submits; while Slurm may still get it, or cannot answer, the worker decides as
+    always (`recover`). Nothing is open in the database while squeue/sacct run. Returns
+    whether the row was settled here."""
     if row is None or row.slurm_job_id or row.state != "submitting":
         return False
+    settled = submission.is_settled(row, db.utcnow())
     db.session.commit()
-    try:
-        info = find_by_tag(row, kind.tag(row), backend)
-    except AdapterError as exc:
-        log.warning("cannot look up %s %s by its tag: %s", kind.noun, row.id, exc.message)
-        return False
-    if info is None:
+    result, info = verdict(row, kind.tag(row), None, backend, db.utcnow(), settled=settled)
+    if result == "wait":
         return False
     db.session.refresh(row)
     if row.slurm_job_id is not None or row.state != "submitting":
         return False  # the worker was quicker
-    kind.adopt(row, info, db.utcnow(), backend)
+    if result == "adopt":
+        kind.adopt(row, info, db.utcnow(), backend)
+    else:
+        kind.never_submitted(row, db.utcnow())
     db.session.commit()
     return True
 

@@ -1,5 +1,6 @@
 """Issue #13: what becomes of a job whose creating process was killed, once the client's
-retry has taken its Idempotency-Key over (portal/services/submission.py owner_gone), and
+retry has taken its Idempotency-Key over (portal/services/submission.py owner_gone,
+tracked.look_up_now), and
 of one whose Slurm job already finished when the worker looks (sacct by tag at the next
 cycle, not after SUBMIT_INFLIGHT_SECONDS + SETTLE). Slurm faked; the claims' processes are
 real processes of this machine (tests/unit/jobs/test_idempotency_dead_owner.py)."""
@@ -51,10 +52,11 @@ def _sync(app, backend, at) -> Job:
         return job
 
 
-def test_killed_before_its_sbatch_started_the_job_fails_at_the_next_cycle(
+def test_killed_before_its_sbatch_started_the_job_fails_at_the_retry(
         app, client, headers, backend):
     """No `submit_started_at`: the process died while the job was planned, so no sbatch
-    ran and none will. Before: "submitting" for SUBMIT_INFLIGHT_SECONDS + SETTLE."""
+    ran and none will. The retry that takes the key over answers the job as failed.
+    Before: "submitting" for SUBMIT_INFLIGHT_SECONDS + SETTLE."""
     first = client.post("/api/v1/jobs", json=BODY, headers=headers).get_json()
     _interrupted(app, backend, first["id"], attempt_started=False)
     _claim(app, _dead_process())
@@ -63,6 +65,7 @@ def test_killed_before_its_sbatch_started_the_job_fails_at_the_next_cycle(
     assert _sync(app, backend, now).state == "submitting"  # no retry yet: the time rule
     retry = client.post("/api/v1/jobs", json=BODY, headers=headers)
     assert retry.status_code == 200 and retry.get_json()["id"] == first["id"]
+    assert retry.get_json()["state"] == "failed"
     job = _sync(app, backend, now + timedelta(seconds=2))
     assert job.state == "failed" and "never reached Slurm" in job.error
     assert backend.scheduler.count("sbatch") == 1 and backend.scheduler.jobs == {}
