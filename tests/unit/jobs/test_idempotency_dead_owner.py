@@ -15,7 +15,8 @@ from adapters.scheduler import JobSpec
 from portal import db
 from portal.models import IdempotencyKey, Job
 from portal.services import jobs as jobsvc
-from portal.services import procid, tokens
+from portal.services import procid
+from tests.support.killedcreate import key_headers
 
 BODY = {"name": "api-dead", "cpus": 1, "mem_gb": 2, "image": "base", "command": "true"}
 
@@ -23,9 +24,7 @@ BODY = {"name": "api-dead", "cpus": 1, "mem_gb": 2, "image": "base", "command": 
 @pytest.fixture
 def headers(app, outside_member, backend):
     user = outside_member("ursula")
-    with app.app_context():
-        _, token = tokens.create_token(user, "t")
-    return {"Authorization": f"Bearer {token}", "Idempotency-Key": "dead-1"}
+    return key_headers(app, user, "dead-1")
 
 
 def _dead_process() -> procid.Holder:

@@ -15,7 +15,8 @@ from adapters.scheduler import JobSpec, JobState
 from portal import db
 from portal.models import Job
 from portal.services import jobs as jobsvc
-from portal.services import jobsync, submission, tokens
+from portal.services import jobsync, submission
+from tests.support.killedcreate import as_killed_mid_create, key_headers
 from tests.unit.jobs.conftest import controller_answered
 from tests.unit.jobs.test_idempotency_dead_owner import BODY, _claim, _dead_process
 
@@ -23,9 +24,7 @@ from tests.unit.jobs.test_idempotency_dead_owner import BODY, _claim, _dead_proc
 @pytest.fixture
 def headers(app, outside_member, backend):
     user = outside_member("ursula")
-    with app.app_context():
-        _, token = tokens.create_token(user, "t")
-    return {"Authorization": f"Bearer {token}", "Idempotency-Key": "killed-1"}
+    return key_headers(app, user, "killed-1")
 
 
 def _interrupted(app, backend, job_id: int, *, attempt_started: bool) -> str:
@@ -33,10 +32,7 @@ def _interrupted(app, backend, job_id: int, *, attempt_started: bool) -> str:
     Slurm id and no recorded end (Slurm forgets the fake's job). Returns its tag."""
     with app.app_context():
         job = db.session.get(Job, job_id)
-        job.slurm_job_id, job.state, job.submitted_at = None, "submitting", None
-        job.submit_ended_at = None
-        if not attempt_started:
-            job.submit_started_at = None
+        as_killed_mid_create(job, attempt_started=attempt_started)
         tag = jobsvc.tag_of(job)
         db.session.commit()
     backend.scheduler.jobs.clear()

@@ -13,8 +13,8 @@ import pytest
 from adapters.scheduler import JobSpec
 from portal import db
 from portal.models import Session
-from portal.services import tokens
 from portal.services.core.states import session_tag
+from tests.support.killedcreate import as_killed_mid_create, key_headers
 from tests.unit.jobs.test_idempotency_dead_owner import _claim, _dead_process
 from tests.unit.sessions.sessionfakes import make_member, register_jupyter
 
@@ -27,9 +27,8 @@ def headers(image_app, backend):
     with image_app.app_context():
         user = make_member("ursula")
         register_jupyter()
-        _, token = tokens.create_token(user, "t")
         db.session.remove()
-    return {"Authorization": f"Bearer {token}", "Idempotency-Key": "session-killed-1"}
+    return key_headers(image_app, user, "session-killed-1")
 
 
 def _killed_mid_create(app, client, headers, backend, *, attempt_started: bool) -> tuple:
@@ -42,10 +41,7 @@ def _killed_mid_create(app, client, headers, backend, *, attempt_started: bool) 
     session_id = created.get_json()["id"]
     with app.app_context():
         session = db.session.get(Session, session_id)
-        session.slurm_job_id, session.state, session.submitted_at = None, "submitting", None
-        session.submit_ended_at = None
-        if not attempt_started:
-            session.submit_started_at = None
+        as_killed_mid_create(session, attempt_started=attempt_started)
         tag = session_tag(session)
         db.session.commit()
     backend.scheduler.jobs.clear()
