@@ -244,8 +244,8 @@ def validate_node_count(value: object, high: int | None, partition: str | None =
             count = None
     if count is None or not 1 <= count <= top:
         if high and partition:
-            message = _l("The number of nodes must be a whole number from 1 to %(high)s: "
-                         "the partition %(partition)s has %(high)s nodes for this job.",
+            message = _l("The number of nodes must be a whole number from 1 to %(high)s, "
+                         "the size of the partition %(partition)s for this job.",
                          high=high, partition=partition)
         else:
             message = _l("The number of nodes must be a whole number from 1 to %(high)s.",
